@@ -1,0 +1,199 @@
+#include "cli/commands.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <sstream>
+
+#include "doctor/doctor.hpp"
+#include "keys/check_report.hpp"
+#include "keys/parse.hpp"
+#include "password/command.hpp"
+#include "util/expected.hpp"
+#include "util/fd.hpp"
+#include "util/log.hpp"
+
+namespace sshboot::cli {
+namespace {
+
+namespace po = boost::program_options;
+
+// Pasted key text is small; this bounds what a wrong file could make us read.
+constexpr std::size_t k_max_input = 1 << 20;
+
+constexpr const char* k_check_key_usage =
+    "Usage: sshboot check-key [FILE|-] [--json]\n"
+    "\n"
+    "Checks public-key text before you paste it into a platform's settings: for\n"
+    "each key its type, bits, SHA256 fingerprint (as ssh-keygen -l prints it),\n"
+    "comment and any repair made; for each refusal the reason and the fix; then\n"
+    "the normalized lines to paste. Reads FILE, or standard input for - or when\n"
+    "no FILE is given and input is piped (e.g. pbpaste | sshboot check-key -).\n"
+    "Exit status: 0 when at least one usable key was found, 1 otherwise.\n"
+    "\n";
+
+constexpr const char* k_doctor_usage =
+    "Usage: sshboot doctor [--json]\n"
+    "\n"
+    "Diagnoses SSH inside this container: sshd installed, running and listening\n"
+    "on SSH_PORT (default 22), its config, host keys, /run/sshd, the login user\n"
+    "(SSH_USER, default root), its shell and lock state, the permissions sshd's\n"
+    "StrictModes demands, keys and password login, the external endpoint and the\n"
+    "session environment export. Prints OK or FAIL with a fix for each.\n"
+    "Exit status: 0 when every check passed, 1 otherwise.\n"
+    "\n";
+
+util::Expected<std::string> read_fd(int fd, const std::string& name) {
+    std::string out;
+    char buf[8192];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return util::sys_error("read " + name);
+        }
+        if (n == 0) {
+            break;
+        }
+        out.append(buf, static_cast<std::size_t>(n));
+        if (out.size() > k_max_input) {
+            return util::make_error(name + " is larger than 1 MiB: not a public key file");
+        }
+    }
+    return out;
+}
+
+util::Expected<std::string> read_input(const std::string& file) {
+    if (file == "-") {
+        return read_fd(STDIN_FILENO, "standard input");
+    }
+    util::UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd.valid()) {
+        return util::sys_error("open " + file);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        return util::make_error(file + " is a directory; give the .pub file, e.g. " + file +
+                                "/id_ed25519.pub");
+    }
+    return read_fd(fd.get(), file);
+}
+
+// Parses `args` (the subcommand's own, args[0] excluded) against `desc` with
+// at most `max_positional` positional arguments.
+util::Expected<po::variables_map> parse_args(const std::vector<std::string>& args,
+                                             const po::options_description& desc,
+                                             int max_positional, const std::string& usage_hint) {
+    po::positional_options_description pos;
+    if (max_positional > 0) {
+        pos.add("file", max_positional);
+    }
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(args)
+                      .options(desc)
+                      .positional(pos)
+                      .style(po::command_line_style::default_style &
+                             ~po::command_line_style::allow_guessing)
+                      .run(),
+                  vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        return util::make_error(std::string(e.what()) + " (see " + usage_hint + ")");
+    }
+    return vm;
+}
+
+int check_key_command(const std::vector<std::string>& args) {
+    po::options_description desc("Options");
+    desc.add_options()("json", "print the result as JSON")("help,h", "show this help");
+    po::options_description all;
+    all.add(desc).add_options()("file", po::value<std::string>());
+    auto vm = parse_args(args, all, 1, "sshboot check-key --help");
+    if (!vm) {
+        log::error("{}", vm.error().message);
+        return 2;
+    }
+    if (vm->count("help") != 0) {
+        std::fputs(k_check_key_usage, stdout);
+        std::ostringstream opts;
+        opts << desc;
+        std::fputs(opts.str().c_str(), stdout);
+        return 0;
+    }
+    std::string file = vm->count("file") != 0 ? (*vm)["file"].as<std::string>() : "";
+    if (file.empty()) {
+        if (::isatty(STDIN_FILENO) != 0) {
+            log::error(
+                "check-key needs the key text: give the public key file (sshboot check-key "
+                "~/.ssh/id_ed25519.pub) or pipe it in (pbpaste | sshboot check-key -)");
+            return 2;
+        }
+        file = "-";
+    }
+    auto text = read_input(file);
+    if (!text) {
+        log::error("{}", text.error().message);
+        return 1;
+    }
+    const auto result = keys::parse_keys(*text, file == "-" ? "" : file);
+    const std::string out =
+        vm->count("json") != 0 ? keys::check_report_json(result) : keys::check_report_text(result);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::fflush(stdout);
+    return keys::check_exit_code(result);
+}
+
+int doctor_command(const std::vector<std::string>& args, const Environment& env) {
+    po::options_description desc("Options");
+    desc.add_options()("json", "print the result as JSON")("help,h", "show this help");
+    auto vm = parse_args(args, desc, 0, "sshboot doctor --help");
+    if (!vm) {
+        log::error("{}", vm.error().message);
+        return 2;
+    }
+    if (vm->count("help") != 0) {
+        std::fputs(k_doctor_usage, stdout);
+        std::ostringstream opts;
+        opts << desc;
+        std::fputs(opts.str().c_str(), stdout);
+        return 0;
+    }
+    doctor::GatherOptions options;
+    for (const auto& name : doctor::doctor_variables()) {
+        if (auto it = env.find(name); it != env.end()) {
+            options.env.emplace(name, it->second);
+        }
+    }
+    if (auto it = env.find("PATH"); it != env.end() && !it->second.empty()) {
+        options.path_env = it->second;
+    }
+    return doctor::run_doctor(options, vm->count("json") != 0);
+}
+
+}  // namespace
+
+std::optional<int> run_subcommand(const std::vector<std::string>& args, const Environment& env) {
+    if (args.empty()) {
+        return std::nullopt;
+    }
+    const std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (args.front() == "check-key") {
+        return check_key_command(rest);
+    }
+    if (args.front() == "doctor") {
+        return doctor_command(rest, env);
+    }
+    if (args.front() == "password") {
+        return password::password_command(rest, env);
+    }
+    return std::nullopt;
+}
+
+}  // namespace sshboot::cli

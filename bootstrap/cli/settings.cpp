@@ -1,0 +1,297 @@
+#include "cli/settings.hpp"
+
+#include "util/parse.hpp"
+
+#include <boost/make_shared.hpp>
+#include <boost/program_options.hpp>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <sstream>
+
+namespace po = boost::program_options;
+
+namespace sshboot::cli {
+namespace {
+
+// The environment table: every variable sshboot reads and the flag that
+// overrides it. Help text is shown by --help.
+struct EnvOption {
+    const char* variable;
+    const char* option;
+    const char* help;
+};
+
+constexpr std::array k_env_options = {
+    EnvOption{"SSH_PUBLIC_KEY", "ssh-public-key",
+              "public keys for this container, one per line; replaces PUBLIC_KEY"},
+    EnvOption{"SSH_PUBLIC_KEY_FILE", "ssh-public-key-file",
+              "file holding public keys (a Docker or Kubernetes secret)"},
+    EnvOption{"PUBLIC_KEY", "public-key", "account public keys (RunPod injects this)"},
+    EnvOption{"PUBLIC_KEY_FILE", "public-key-file", "file holding account public keys"},
+    EnvOption{"SSH_USER", "user", "login user (default root)"},
+    EnvOption{"SSH_PASSWORD", "password",
+              "password for SSH_USER; turns password login on (prefer the variable: a flag "
+              "shows in ps)"},
+    EnvOption{"SSH_PASSWORD_FILE", "password-file",
+              "file whose first line is the password (a Docker or Kubernetes secret)"},
+    EnvOption{"SSH_SUDO", "sudo", "1: give SSH_USER sudo (without a password when it has none)"},
+    EnvOption{"SSH_PORT", "port", "port sshd listens on inside the container (default 22)"},
+    EnvOption{"SSHBOOT_STATE_DIR", "state-dir",
+              "where host keys persist (default /workspace/.sshboot or /var/lib/sshboot)"},
+    EnvOption{"SSH_HOST_KEY_TYPES", "host-key-types",
+              "host key types to serve, comma-separated: ed25519,ecdsa,rsa (default ed25519)"},
+    EnvOption{"SSH_PUBLIC_HOST", "public-host", "external host name or IP to print"},
+    EnvOption{"SSH_PUBLIC_PORT", "public-port", "external port to print"},
+    EnvOption{"RUNPOD_PUBLIC_IP", "runpod-public-ip", "RunPod's public IP of the pod"},
+    EnvOption{"RUNPOD_TCP_PORT_22", "runpod-tcp-port-22", "RunPod's external port for 22"},
+    EnvOption{"PUBLIC_IPADDR", "vast-public-ip", "vast.ai's public IP of the instance"},
+    EnvOption{"VAST_TCP_PORT_22", "vast-tcp-port-22", "vast.ai's external port for 22"},
+    EnvOption{"RUNPOD_POD_ID", "pod-id", "names the ~/.ssh/config Host in the connect block"},
+    EnvOption{"VAST_CONTAINERLABEL", "vast-container-label",
+              "vast.ai's instance label; names the ~/.ssh/config Host when RUNPOD_POD_ID is unset"},
+    EnvOption{"SSHBOOT_ENV_EXCLUDE", "env-exclude",
+              "comma-separated globs: environment variables not passed to SSH sessions"},
+    EnvOption{"SSHBOOT_ENV_INCLUDE", "env-include",
+              "comma-separated globs: variables passed to SSH sessions even when excluded"},
+    EnvOption{"SSHBOOT_KEEP_ALIVE", "keep-alive", "1: keep serving SSH after COMMAND exits"},
+    EnvOption{"SSHBOOT_STOP_TIMEOUT", "stop-timeout",
+              "seconds COMMAND gets between SIGTERM and SIGKILL on stop (default 8)"},
+};
+
+po::options_description make_options() {
+    po::options_description desc("Options (each also read from the variable in brackets)");
+    desc.add_options()("help,h", "show this help and exit")(
+        "version,V", "print the version and exit")("verbose,v", "log debug detail")(
+        "process-group,g", "forward signals to COMMAND's whole process group (like tini -g)");
+    for (const auto& e : k_env_options) {
+        std::string help = std::string(e.help) + " [" + e.variable + "]";
+        desc.add(boost::make_shared<po::option_description>(
+            e.option, po::value<std::string>()->value_name("VALUE"), help.c_str()));
+    }
+    return desc;
+}
+
+std::optional<bool> parse_bool(const std::string& text) {
+    std::string t = text;
+    std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (t == "1" || t == "true" || t == "yes" || t == "on") {
+        return true;
+    }
+    if (t.empty() || t == "0" || t == "false" || t == "no" || t == "off") {
+        return false;
+    }
+    return std::nullopt;
+}
+
+// Splits args into sshboot's own part and COMMAND: COMMAND starts after "--"
+// or at the first word that is neither an option nor an option's value, so
+// `sshboot python train.py -x` (Docker's ENTRYPOINT + CMD) works.
+struct SplitArgs {
+    std::vector<std::string> own;
+    std::vector<std::string> command;
+};
+
+SplitArgs split_args(const std::vector<std::string>& args, const po::options_description& desc) {
+    SplitArgs out;
+    std::size_t i = 0;
+    if (!args.empty() && args[0] == "run") {
+        i = 1;
+    }
+    for (; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "--") {
+            out.command.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+            return out;
+        }
+        if (a.size() < 2 || a[0] != '-') {
+            out.command.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
+            return out;
+        }
+        out.own.push_back(a);
+        // A long option given as "--name VALUE" (no '=') or a short one as
+        // "-x VALUE" takes the next word as its value.
+        std::string name;
+        if (a.rfind("--", 0) == 0 && a.find('=') == std::string::npos) {
+            name = a.substr(2);
+        } else if (a.size() == 2) {
+            name = a.substr(1);
+        }
+        if (!name.empty()) {
+            const auto* d = desc.find_nothrow(name, false);
+            if (d != nullptr && d->semantic()->max_tokens() > 0 && i + 1 < args.size()) {
+                out.own.push_back(args[++i]);
+            }
+        }
+    }
+    return out;
+}
+
+bool has_control_chars(const std::string& s) {
+    return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+}
+
+}  // namespace
+
+bool is_valid_user_name(const std::string& name) {
+    // The portable subset useradd accepts: [a-z_][a-z0-9_-]*, at most 32.
+    if (name.empty() || name.size() > 32) {
+        return false;
+    }
+    if (!(std::islower(static_cast<unsigned char>(name[0])) || name[0] == '_')) {
+        return false;
+    }
+    return std::all_of(name.begin(), name.end(), [](unsigned char c) {
+        return std::islower(c) || std::isdigit(c) || c == '_' || c == '-';
+    });
+}
+
+std::string help_text() {
+    std::ostringstream out;
+    out << "Usage: sshboot [run] [OPTIONS] [-- COMMAND [ARG...]]\n"
+           "       sshboot check-key [FILE|-] [--json]   check public-key text before pasting it\n"
+           "       sshboot doctor [--json]               diagnose SSH inside this container\n"
+           "       sshboot --version | --help\n\n"
+           "Makes this container reachable over SSH: installs the public keys given,\n"
+           "creates host keys, starts OpenSSH's sshd, supervises it as PID 1, prints\n"
+           "the command that connects, then runs COMMAND if one is given.\n\n"
+        << make_options();
+    return out.str();
+}
+
+util::Expected<Settings> parse_settings(const std::vector<std::string>& args,
+                                        const Environment& env, bool workspace_exists) {
+    const auto desc = make_options();
+    const auto split = split_args(args, desc);
+    po::variables_map vm;
+    try {
+        // Flags first: po::store keeps the first value it sees, so a flag wins
+        // over its variable.
+        po::store(po::command_line_parser(split.own).options(desc).run(), vm);
+        po::parsed_options from_env(&desc);
+        for (const auto& e : k_env_options) {
+            auto it = env.find(e.variable);
+            if (it != env.end()) {
+                po::option opt(e.option, {it->second});
+                opt.original_tokens = {e.variable};
+                from_env.options.push_back(opt);
+            }
+        }
+        po::store(from_env, vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        return util::make_error(std::string(e.what()) + " (see sshboot --help)");
+    }
+
+    Settings s;
+    if (vm.count("help") != 0) {
+        s.command = Command::Help;
+        return s;
+    }
+    if (vm.count("version") != 0) {
+        s.command = Command::Version;
+        return s;
+    }
+    auto get = [&](const char* option) -> std::string {
+        auto it = vm.find(option);
+        return it == vm.end() ? std::string() : it->second.as<std::string>();
+    };
+    auto has = [&](const char* option) { return vm.count(option) != 0; };
+
+    s.verbose = has("verbose");
+    s.signal_process_group = has("process-group");
+    s.command_argv = split.command;
+    s.ssh_public_key = get("ssh-public-key");
+    s.ssh_public_key_file = get("ssh-public-key-file");
+    s.public_key = get("public-key");
+    s.public_key_file = get("public-key-file");
+    s.password = get("password");
+    s.password_file = get("password-file");
+    if (has("sudo")) {
+        auto b = parse_bool(get("sudo"));
+        if (!b) {
+            return util::make_error("SSH_SUDO: '" + get("sudo") + "' is not 1 or 0");
+        }
+        s.sudo = *b;
+    }
+
+    if (has("user")) {
+        s.user = get("user");
+        if (!is_valid_user_name(s.user)) {
+            return util::make_error(
+                "SSH_USER: not a valid user name (use lowercase letters, digits, '_' and '-', "
+                "starting with a letter or '_', at most 32 characters)");
+        }
+    }
+    if (has("port")) {
+        auto port = util::parse_port(get("port"));
+        if (!port) {
+            return util::make_error("SSH_PORT: '" + get("port") +
+                                    "' is not a port number (1 to 65535)");
+        }
+        s.port = *port;
+    }
+    s.state_dir = has("state-dir")
+                      ? get("state-dir")
+                      : (workspace_exists ? "/workspace/.sshboot" : "/var/lib/sshboot");
+    if (s.state_dir.empty() || s.state_dir[0] != '/' || has_control_chars(s.state_dir) ||
+        s.state_dir.find_first_of(" \t\"") != std::string::npos) {
+        return util::make_error(
+            "SSHBOOT_STATE_DIR: must be an absolute path without spaces, quotes or control "
+            "characters");
+    }
+    if (has("host-key-types")) {
+        s.host_key_types.clear();
+        std::stringstream list(get("host-key-types"));
+        std::string item;
+        while (std::getline(list, item, ',')) {
+            item.erase(0, item.find_first_not_of(" \t"));
+            item.erase(item.find_last_not_of(" \t") + 1);
+            if (!item.empty()) {
+                s.host_key_types.push_back(item);
+            }
+        }
+        if (s.host_key_types.empty()) {
+            return util::make_error("SSH_HOST_KEY_TYPES: empty; use e.g. ed25519 or ed25519,rsa");
+        }
+    }
+    s.public_host = get("public-host");
+    s.public_port = get("public-port");
+    s.runpod_public_ip = get("runpod-public-ip");
+    s.runpod_tcp_port_22 = get("runpod-tcp-port-22");
+    s.vast_public_ip = get("vast-public-ip");
+    s.vast_tcp_port_22 = get("vast-tcp-port-22");
+    s.pod_id = get("pod-id");
+    s.vast_container_label = get("vast-container-label");
+    s.env_exclude = get("env-exclude");
+    s.env_include = get("env-include");
+    for (const auto* v : {&s.public_host, &s.runpod_public_ip, &s.vast_public_ip}) {
+        if (has_control_chars(*v) || v->find(' ') != std::string::npos) {
+            return util::make_error("external host '" + *v +
+                                    "' contains spaces or control characters");
+        }
+    }
+    if (has("keep-alive")) {
+        auto b = parse_bool(get("keep-alive"));
+        if (!b) {
+            return util::make_error("SSHBOOT_KEEP_ALIVE: '" + get("keep-alive") +
+                                    "' is not 1 or 0");
+        }
+        s.keep_alive = *b;
+    }
+    if (has("stop-timeout")) {
+        const std::string t = get("stop-timeout");
+        int value = -1;
+        auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
+        if (t.empty() || ec != std::errc{} || ptr != t.data() + t.size() || value < 0 ||
+            value > 3600) {
+            return util::make_error("SSHBOOT_STOP_TIMEOUT: '" + t +
+                                    "' is not a number of seconds (0 to 3600)");
+        }
+        s.stop_timeout_seconds = value;
+    }
+    return s;
+}
+
+}  // namespace sshboot::cli

@@ -1,0 +1,74 @@
+// Settings: the one value every command works from, built from flags and the
+// environment (a flag wins over its variable). The only place that knows the
+// variable names is the table in settings.cpp.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/expected.hpp"
+
+namespace sshboot::cli {
+
+enum class Command { Run, Help, Version };
+
+struct Settings {
+    Command command = Command::Run;
+
+    // Raw key sources; SSH_PUBLIC_KEY* replace PUBLIC_KEY* when set.
+    std::string ssh_public_key;
+    std::string ssh_public_key_file;
+    std::string public_key;
+    std::string public_key_file;
+
+    std::string user = "root";
+    // SSH_PASSWORD (never printed or logged) or SSH_PASSWORD_FILE; SSH_SUDO.
+    std::string password;
+    std::string password_file;
+    bool sudo = false;
+    std::uint16_t port = 22;
+    std::string state_dir;  // resolved default when not given
+    std::vector<std::string> host_key_types = {"ed25519"};
+
+    // External endpoint sources, in order of precedence.
+    std::string public_host;
+    std::string public_port;
+    std::string runpod_public_ip;
+    std::string runpod_tcp_port_22;
+    std::string vast_public_ip;
+    std::string vast_tcp_port_22;
+
+    // Names the ~/.ssh/config Host: RUNPOD_POD_ID, else VAST_CONTAINERLABEL.
+    std::string pod_id;
+    std::string vast_container_label;
+
+    // SSHBOOT_ENV_EXCLUDE / SSHBOOT_ENV_INCLUDE: comma-separated globs.
+    std::string env_exclude;
+    std::string env_include;
+
+    bool keep_alive = false;
+    int stop_timeout_seconds = 8;
+    bool signal_process_group = false;
+    bool verbose = false;
+
+    std::vector<std::string> command_argv;  // COMMAND [ARG...]
+};
+
+using Environment = std::map<std::string, std::string>;
+
+// Parses argv (argv[0] excluded) and the environment. Every error is a usage
+// error (exit 2) whose message names the flag or variable. `workspace_exists`
+// decides the state directory default.
+util::Expected<Settings> parse_settings(const std::vector<std::string>& args,
+                                        const Environment& env, bool workspace_exists);
+
+// The --help text: usage, the options and the variable each one reads.
+std::string help_text();
+
+// Validators shared with other commands.
+bool is_valid_user_name(const std::string& name);
+
+}  // namespace sshboot::cli

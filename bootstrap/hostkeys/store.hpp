@@ -1,0 +1,56 @@
+// Host keys kept in the state directory: reused across restarts, created when
+// missing, described for the connect report. Keys baked into an image under
+// /etc/ssh are never read or served.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/expected.hpp"
+
+namespace sshboot::hostkeys {
+
+struct HostKey {
+    std::string type;          // "ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa"
+    std::string private_path;  // absolute path for sshd's HostKey
+    std::string public_line;   // "<type> <base64 blob>", no comment, no newline
+    std::string fingerprint;   // "SHA256:..." as `ssh-keygen -l` prints it
+    bool generated = false;    // created on this start
+};
+
+// Where host keys are copied for sshd when the state directory cannot hold
+// files only their owner can read.
+inline constexpr const char* k_runtime_key_dir = "/run/sshboot/hostkeys";
+
+// Parses a host key type list such as SSH_HOST_KEY_TYPES: names separated by
+// commas and/or whitespace, case-insensitive. Accepts "ed25519", "ecdsa",
+// "rsa" and the algorithm names "ssh-ed25519", "ecdsa-sha2-nistp256",
+// "ssh-rsa"; returns the short names in order, duplicates dropped. An unknown
+// name (or an empty list) is an error naming it and the accepted names.
+util::Expected<std::vector<std::string>> parse_host_key_types(std::string_view csv);
+
+// The file name of a type's private key: "ssh_host_<type>_key".
+std::string host_key_file_name(std::string_view type);
+
+// Makes sure `state_dir` (created 0700 with parents when missing) holds a
+// private (0600) and public (0644) key for each of `types` (short names from
+// parse_host_key_types), and describes them in the same order.
+// - An existing valid key is reused; its missing or stale .pub is rewritten
+//   (ed25519 from the private file, others with `ssh-keygen -y`).
+// - A private key file readable by group or others is tightened to 0600 with a
+//   warning; when that fails or does not stick (some FUSE volumes), an error.
+// - A private key file that is corrupt, encrypted or of the wrong type is an
+//   error naming the file and saying to delete it; it is never overwritten.
+// - ed25519 keys are made in process with libsodium; ecdsa (256 bits) and rsa
+//   (3072 bits) with `ssh_keygen_path` (absolute path of ssh-keygen), which is
+//   only needed then.
+// - When `state_dir` cannot hold a 0600 file (chmod fails or has no effect:
+//   network and FUSE volumes), the keys still persist there, but sshd is
+//   given copies in `runtime_dir` (0700, files 0600), with a warning saying
+//   why; private_path then names the copy.
+util::Expected<std::vector<HostKey>> ensure_host_keys(
+    const std::string& state_dir, const std::vector<std::string>& types,
+    const std::string& ssh_keygen_path, const std::string& runtime_dir = k_runtime_key_dir);
+
+}  // namespace sshboot::hostkeys

@@ -1,0 +1,31 @@
+// The managed block of authorized_keys: keys from the environment live
+// between two marker lines and are replaced on every start; everything
+// outside the block belongs to the user and is kept byte for byte.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sshboot::keys {
+
+inline constexpr std::string_view k_block_begin =
+    "# >>> sshboot managed keys: replaced on every start, edit outside this block >>>";
+inline constexpr std::string_view k_block_end = "# <<< sshboot managed keys <<<";
+
+// Returns the new content of authorized_keys: `existing` with its managed
+// block replaced by `lines` (one per line, "\n"-terminated). With no block in
+// `existing`, the block is appended at the end (after adding a "\n" when the
+// content does not end in one). With `lines` empty the block is removed.
+//
+// A block is a begin marker line followed by an end marker line (a trailing
+// "\r" on a marker line is tolerated); an end pairs with the nearest begin
+// before it. A begin marker without a matching end is treated as an ordinary
+// user line and kept, and a fresh block is appended: losing user lines to a
+// damaged marker would be worse than a stray comment. When several complete
+// blocks exist, all are removed and the new block takes the place of the
+// first. Every byte outside the block(s) is preserved exactly. Empty strings
+// in `lines` are skipped; lines must not contain line breaks.
+std::string merge_managed_block(std::string_view existing, const std::vector<std::string>& lines);
+
+}  // namespace sshboot::keys

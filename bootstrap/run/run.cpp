@@ -1,0 +1,361 @@
+#include "run/run.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+#include "accounts/passwd.hpp"
+#include "accounts/password.hpp"
+#include "accounts/shadow.hpp"
+#include "accounts/ssh_dir.hpp"
+#include "accounts/users.hpp"
+#include "hostkeys/store.hpp"
+#include "keys/parse.hpp"
+#include "report/connect.hpp"
+#include "report/endpoint.hpp"
+#include "run/key_sources.hpp"
+#include "session_env/export.hpp"
+#include "sshd/config.hpp"
+#include "sshd/listen.hpp"
+#include "sshd/server.hpp"
+#include "supervise/hooks.hpp"
+#include "supervise/supervise.hpp"
+#include "util/fs.hpp"
+#include "util/log.hpp"
+#include "util/process.hpp"
+
+extern char** environ;
+
+namespace sshboot::run {
+namespace {
+
+constexpr auto k_ready_timeout = std::chrono::seconds(15);
+
+// Variables that hold sshboot's secrets: never passed on to sshd or COMMAND.
+bool is_secret_variable(std::string_view entry) {
+    for (std::string_view name : {"SSH_PASSWORD=", "SSH_PASSWORD_FILE="}) {
+        if (entry.substr(0, name.size()) == name) {
+            return true;
+        }
+    }
+    return false;
+}
+
+std::vector<std::string> child_environment() {
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) {
+        if (!is_secret_variable(*e)) {
+            env.emplace_back(*e);
+        }
+    }
+    return env;
+}
+
+std::string env_or(const char* name, const char* fallback) {
+    const char* v = std::getenv(name);
+    return v != nullptr ? v : fallback;
+}
+
+bool password_given(const cli::Settings& s) {
+    return !s.password.empty() || !s.password_file.empty();
+}
+
+// Everything sshd needs on disk, ready to start.
+struct Plan {
+    accounts::PasswdEntry user;
+    std::vector<hostkeys::HostKey> host_keys;
+    std::string sshd_path;
+    bool password_login = false;
+};
+
+// The drop-in `sshboot password` leaves in a container sshboot supervises.
+std::string password_dropin_path() {
+    return util::path_join(sshd::k_dropin_dir, sshd::k_password_dropin_name);
+}
+
+// SSH_PASSWORD or the first line of SSH_PASSWORD_FILE, hashed into shadow.
+util::Status apply_password(const cli::Settings& s) {
+    if (!password_given(s)) {
+        return util::ok();
+    }
+    accounts::Secret secret;
+    if (!s.password.empty()) {
+        secret = accounts::Secret(s.password);
+    } else {
+        auto text = util::read_file(s.password_file, 64 << 10);
+        if (!text) {
+            return util::make_error("SSH_PASSWORD_FILE: " + text.error().message);
+        }
+        accounts::Secret whole(std::move(*text));
+        const auto end = whole.view().find_first_of("\r\n");
+        secret = accounts::Secret(std::string(whole.view().substr(0, end)));
+    }
+    if (auto problem = accounts::password_problem(secret.view()); !problem.empty()) {
+        return util::make_error((s.password.empty() ? "SSH_PASSWORD_FILE: " : "SSH_PASSWORD: ") +
+                                problem);
+    }
+    auto hash = accounts::hash_password(secret.view(), accounts::HashMethod::Sha512);
+    if (!hash) {
+        return hash.error();
+    }
+    if (auto st = accounts::set_password_hash(s.user, *hash); !st) {
+        return st;
+    }
+    log::info("password set for {} from {}", s.user,
+              s.password.empty() ? "SSH_PASSWORD_FILE" : "SSH_PASSWORD");
+    return util::ok();
+}
+
+util::Expected<Plan> apply(const cli::Settings& s) {
+    Plan plan;
+    const std::string path_env =
+        env_or("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    auto sshd_path = sshd::find_sshd(path_env);
+    if (!sshd_path) {
+        return util::make_error(
+            "sshd not found (looked in /usr/sbin, /usr/local/sbin, /sbin and PATH). Install "
+            "OpenSSH's server in the image: apt-get install -y openssh-server (Debian/Ubuntu), "
+            "dnf install -y openssh-server, or apk add openssh-server");
+    }
+    plan.sshd_path = *sshd_path;
+
+    auto user = accounts::ensure_user(s.user);
+    if (!user) {
+        return user.error();
+    }
+    plan.user = user->entry;
+    if (auto st = apply_password(s); !st) {
+        return st.error();
+    }
+    // Password login is on only when it was asked for: a password given at
+    // this start, or one `sshboot password` set in this container before (its
+    // drop-in is still there). A password that came with the image (a root
+    // password some base images set) never turns it on by itself.
+    const bool asked = password_given(s) || util::path_exists(password_dropin_path());
+    plan.password_login = asked && accounts::has_usable_password(plan.user.name);
+    if (s.sudo) {
+        if (auto st = accounts::grant_sudo(plan.user.name, !plan.password_login); !st) {
+            log::warn("{}", st.error().message);
+        }
+    }
+
+    const auto key_set = collect_keys(s);
+    std::vector<std::string> lines;
+    for (const auto& key : key_set.keys) {
+        lines.push_back(key.line());
+    }
+    if (key_set.keys.empty()) {
+        log::warn(
+            "no usable public key: nobody can log in. Set SSH_PUBLIC_KEY (or PUBLIC_KEY) to the "
+            "contents of your ~/.ssh/id_ed25519.pub");
+    }
+    auto installed = accounts::install_authorized_keys(plan.user, lines);
+    if (!installed) {
+        return installed.error();
+    }
+    for (const auto& w : installed->warnings) {
+        log::warn("{}", w);
+    }
+    log::info("{} key(s) installed for {} in {}/.ssh/authorized_keys", lines.size(), plan.user.name,
+              plan.user.home);
+
+    std::string keygen;
+    if (s.host_key_types.size() > 1 || s.host_key_types.front() != "ed25519") {
+        keygen = sshd::find_ssh_keygen(plan.sshd_path, path_env).value_or("");
+    }
+    auto types = hostkeys::parse_host_key_types([&] {
+        std::string csv;
+        for (const auto& t : s.host_key_types) {
+            csv += (csv.empty() ? "" : ",") + t;
+        }
+        return csv;
+    }());
+    if (!types) {
+        return util::make_error("SSH_HOST_KEY_TYPES: " + types.error().message);
+    }
+    auto host_keys = hostkeys::ensure_host_keys(s.state_dir, *types, keygen);
+    if (!host_keys) {
+        return host_keys.error();
+    }
+    plan.host_keys = std::move(*host_keys);
+    for (const auto& key : plan.host_keys) {
+        log::info("host key {} {} ({})", key.fingerprint, key.private_path,
+                  key.generated ? "new" : "reused");
+    }
+
+    if (auto st = sshd::prepare_runtime_dirs(); !st) {
+        return st.error();
+    }
+    sshd::ConfigParams params;
+    params.port = s.port;
+    for (const auto& key : plan.host_keys) {
+        params.host_key_paths.push_back(key.private_path);
+    }
+    params.use_pam = sshd::image_has_pam_for_sshd();
+    params.password_authentication = plan.password_login;
+    params.root_password_login = plan.password_login && plan.user.name == "root";
+    if (!plan.password_login) {
+        // The drop-in of an earlier `sshboot password` would turn password
+        // login on for an account that no longer has a password.
+        ::unlink(password_dropin_path().c_str());
+    }
+    // The container's environment for SSH sessions; a failure here costs the
+    // sessions their environment, not SSH itself.
+    bool config_has_secrets = false;
+    auto env_export = session_env::export_environment(
+        child_environment(), {s.env_include, s.env_exclude, plan.sshd_path, plan.user.gid});
+    if (env_export) {
+        params.set_env = env_export->setenv_line;
+        config_has_secrets = env_export->has_secrets;
+    } else {
+        log::warn("SSH sessions will not see the container's environment: {}",
+                  env_export.error().message);
+    }
+    auto config = sshd::render_config(params);
+    if (!config) {
+        return config.error();
+    }
+    if (auto st = util::make_dirs(sshd::k_dropin_dir, 0755); !st) {
+        return st.error();
+    }
+    if (auto st =
+            util::write_file_atomic(sshd::k_config_path, *config, config_has_secrets ? 0600 : 0644);
+        !st) {
+        return st.error();
+    }
+    return plan;
+}
+
+util::Expected<pid_t> start_sshd(const std::string& sshd_path) {
+    return util::spawn(sshd::sshd_argv(sshd_path, sshd::k_config_path), {child_environment()});
+}
+
+std::vector<report::HostKeyInfo> host_key_infos(const std::vector<hostkeys::HostKey>& host_keys) {
+    std::vector<report::HostKeyInfo> out;
+    for (const auto& key : host_keys) {
+        auto parsed = keys::parse_keys(key.public_line);
+        if (parsed.keys.empty()) {
+            continue;
+        }
+        const auto& k = parsed.keys.front();
+        out.push_back({k.type, k.base64, k.fingerprint(), k.bits});
+    }
+    return out;
+}
+
+std::string alias_name(const cli::Settings& s) {
+    if (!s.pod_id.empty()) {
+        return s.pod_id;
+    }
+    if (!s.vast_container_label.empty()) {
+        return s.vast_container_label;
+    }
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') {
+        return "sshboot";
+    }
+    return host;
+}
+
+void print_report(const cli::Settings& s, const std::string& user_name,
+                  const std::vector<hostkeys::HostKey>& host_keys, const std::string& password,
+                  bool password_login) {
+    report::EndpointSources sources{s.public_host,
+                                    s.public_port,
+                                    s.runpod_public_ip,
+                                    s.runpod_tcp_port_22,
+                                    s.vast_public_ip,
+                                    s.vast_tcp_port_22,
+                                    s.port};
+    auto endpoint = report::detect_endpoint(sources);
+    std::string text;
+    if (!endpoint) {
+        text = report::missing_endpoint_message(s.port);
+    } else {
+        report::ConnectInput input;
+        input.user = user_name;
+        input.endpoint = *endpoint;
+        input.host_keys = host_key_infos(host_keys);
+        input.password = password;
+        input.password_login = password_login;
+        input.alias = alias_name(s);
+        input.remote_dir = util::path_exists("/workspace") ? "/workspace/" : "~/";
+        auto block = report::render_connect_block(input);
+        if (!block) {
+            log::error("{}", block.error().message);
+            return;
+        }
+        text = std::move(*block);
+    }
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+}
+
+}  // namespace
+
+void print_connect_report(const cli::Settings& s, const std::string& user,
+                          const std::vector<hostkeys::HostKey>& host_keys,
+                          const std::string& generated_password, bool password_login) {
+    print_report(s, user, host_keys, generated_password, password_login);
+}
+
+int run(const cli::Settings& s) {
+    if (auto st = supervise::prepare(); !st) {
+        log::error("{}", st.error().message);
+        return 1;
+    }
+    ::umask(022);
+    if (auto st = supervise::run_hook(supervise::k_pre_start_hook, child_environment()); !st) {
+        log::warn("{}", st.error().message);
+    }
+    if (sshd::port_in_use(s.port)) {
+        log::error(
+            "port {} is already in use by another process (another sshd started by the image?). "
+            "Stop it, or set SSH_PORT to a free port",
+            s.port);
+        return 1;
+    }
+    auto plan = apply(s);
+    if (!plan) {
+        log::error("{}", plan.error().message);
+        return 1;
+    }
+    auto pid = start_sshd(plan->sshd_path);
+    if (!pid) {
+        log::error("{}", pid.error().message);
+        return 1;
+    }
+    const auto ready = sshd::wait_until_listening(*pid, s.port, k_ready_timeout);
+    if (ready.state == sshd::Readiness::Exited) {
+        log::error("sshd {} before accepting connections; sshd -t says: {}",
+                   util::describe_wait_status(ready.wait_status),
+                   sshd::config_test_output(plan->sshd_path, sshd::k_config_path));
+        return 1;
+    }
+    if (ready.state == sshd::Readiness::TimedOut) {
+        log::warn("sshd is not listening on port {} after {} s; continuing to supervise it", s.port,
+                  std::chrono::seconds(k_ready_timeout).count());
+    } else {
+        log::info("sshd (pid {}) accepts connections on port {}", *pid, s.port);
+    }
+    print_report(s, plan->user.name, plan->host_keys, std::string(), plan->password_login);
+    if (auto st = supervise::run_hook(supervise::k_post_start_hook, child_environment()); !st) {
+        log::warn("{}", st.error().message);
+    }
+
+    supervise::Config config;
+    const std::string sshd_path = plan->sshd_path;
+    config.start_sshd = [sshd_path] { return start_sshd(sshd_path); };
+    config.sshd_pid = *pid;
+    config.command = s.command_argv;
+    config.command_env = child_environment();
+    config.keep_alive = s.keep_alive;
+    config.stop_timeout_seconds = s.stop_timeout_seconds;
+    config.signal_process_group = s.signal_process_group;
+    return supervise::supervise(config);
+}
+
+}  // namespace sshboot::run

@@ -1,0 +1,24 @@
+// `sshboot run`: settings -> plan -> apply -> wait until sshd accepts
+// connections -> report -> supervise.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cli/settings.hpp"
+#include "hostkeys/store.hpp"
+
+namespace sshboot::run {
+
+// Returns the process exit code (COMMAND's, or 1 when sshboot itself fails).
+int run(const cli::Settings& settings);
+
+// Prints the connect block (or the missing-endpoint message) on stdout, as
+// `run` does once sshd accepts connections. `generated_password` is printed
+// once when not empty; `password_login` says password login is on without
+// printing a password. Also used by `sshboot password`.
+void print_connect_report(const cli::Settings& s, const std::string& user,
+                          const std::vector<hostkeys::HostKey>& host_keys,
+                          const std::string& generated_password, bool password_login);
+
+}  // namespace sshboot::run

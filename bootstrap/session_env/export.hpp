@@ -1,0 +1,56 @@
+// Makes the container's environment visible in SSH sessions (effects).
+//
+// Why two mechanisms:
+// - sshd's SetEnv (OpenSSH 7.8+), in sshboot's own sshd config, sets the
+//   variables in every session sshd starts: `ssh host cmd` (what VS Code
+//   Remote, rsync and scripts use; the shell then runs non-interactive and
+//   non-login and reads no profile), interactive shells, sftp, for root and
+//   SSH_USER alike, with or without PAM (UsePAM no images have no pam_env, so
+//   /etc/environment would be ignored there; PermitUserEnvironment needs a
+//   file in every user's home). Values are carried byte for byte: sshd's
+//   config quoting is known and escaped here, where /etc/environment has no
+//   quoting at all.
+// - A login shell runs /etc/profile, which on Debian and Ubuntu resets PATH
+//   (dropping /usr/local/cuda/bin, /opt/conda/bin, ...) before it sources
+//   /etc/profile.d/*.sh. So the same variables are exported again from a file
+//   there; it also serves `su -` and other login shells inside the container.
+// Values that look like secrets (HF_TOKEN, *_API_KEY, ...) go into a separate
+// profile.d file readable only by root and SSH_USER's group, and make sshd's
+// config file root-only.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "util/expected.hpp"
+
+namespace sshboot::session_env {
+
+inline constexpr const char* k_profile_dir = "/etc/profile.d";
+inline constexpr const char* k_profile_name = "sshboot-env.sh";
+inline constexpr const char* k_secret_profile_name = "sshboot-env-secrets.sh";
+
+struct ExportOptions {
+    std::string include_patterns;  // SSHBOOT_ENV_INCLUDE
+    std::string exclude_patterns;  // SSHBOOT_ENV_EXCLUDE
+    std::string sshd_path;         // read for its OpenSSH version (SetEnv syntax)
+    gid_t user_group = 0;          // SSH_USER's primary group: may read the secrets file
+    std::string profile_dir = k_profile_dir;
+};
+
+struct ExportResult {
+    std::string setenv_line;   // for sshd's config; empty when nothing is exported
+    bool has_secrets = false;  // setenv_line carries a value that looks like a secret
+    std::size_t exported = 0;  // variables in the profile files
+};
+
+// Selects the variables from `environ_entries` ("NAME=value"), writes the
+// profile.d files atomically (replacing the previous start's; the secrets
+// file is removed when there is no secret), logs a warning per skipped
+// variable (its name, never its value), and returns the SetEnv line.
+util::Expected<ExportResult> export_environment(const std::vector<std::string>& environ_entries,
+                                                const ExportOptions& options);
+
+}  // namespace sshboot::session_env

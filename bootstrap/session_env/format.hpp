@@ -1,0 +1,54 @@
+// The text formats that carry variables into SSH sessions: sshd's SetEnv line
+// and a POSIX shell file for /etc/profile.d. Pure text -> text.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "session_env/filter.hpp"
+
+namespace sshboot::session_env {
+
+// How the sshd that will read the config splits a line into words.
+// - Modern (OpenSSH 8.7 and later): shell-like; "..." and '...' quote, a
+//   backslash escapes \ " ' inside them, '#' ends the line only outside quotes.
+// - Legacy (7.8 to 8.6): a word starting with " runs to the next ", with no
+//   escapes, and the loader cuts every line at the first '#'.
+enum class SshdSyntax { Modern, Legacy };
+
+// A value in single quotes for a POSIX shell: 'it'\''s'. Carries every byte
+// but NUL (which an environment cannot hold anyway).
+std::string shell_quote(std::string_view value);
+
+// One SetEnv word, "NAME=value" in double quotes, escaped for `syntax`;
+// nullopt when that syntax cannot carry the value (a line break; for Legacy
+// also '"', '\' or '#').
+std::optional<std::string> setenv_word(const Variable& var, SshdSyntax syntax);
+
+struct SetEnvLine {
+    std::string line;                  // "SetEnv ..." without newline; empty when no variable
+    std::vector<std::string> skipped;  // names that could not be carried
+};
+
+// The one SetEnv line holding every variable (sshd uses only the first SetEnv
+// line it reads, so they cannot be split over several).
+SetEnvLine render_setenv_line(const std::vector<Variable>& vars, SshdSyntax syntax);
+
+// A /etc/profile.d file exporting `vars`, with a header comment.
+std::string render_profile(const std::vector<Variable>& vars);
+
+// The OpenSSH version named in a binary's bytes ("OpenSSH_9.2p1" -> {9, 2});
+// nullopt when there is none.
+struct Version {
+    int major = 0;
+    int minor = 0;
+};
+std::optional<Version> find_openssh_version(std::string_view binary);
+
+// The syntax for a version; nullopt when that sshd has no SetEnv (before 7.8).
+// An unknown version is taken as Modern.
+std::optional<SshdSyntax> syntax_for(std::optional<Version> version);
+
+}  // namespace sshboot::session_env

@@ -1,0 +1,61 @@
+#include "sshd/config.hpp"
+
+#include <algorithm>
+
+#include "util/embedded.hpp"
+#include "util/template.hpp"
+
+namespace sshboot::sshd {
+namespace {
+
+bool is_safe_token(const std::string& s) {
+    return !s.empty() && std::none_of(s.begin(), s.end(), [](unsigned char c) {
+        return c <= 0x20 || c == 0x7f || c == '"' || c == '\'' || c == '#' || c == '\\';
+    });
+}
+
+}  // namespace
+
+util::Expected<std::string> render_config(const ConfigParams& params) {
+    if (params.port == 0) {
+        return util::make_error("sshd config: port 0 is not a port");
+    }
+    if (params.host_key_paths.empty()) {
+        return util::make_error("sshd config: no host key");
+    }
+    std::string host_keys;
+    for (const auto& path : params.host_key_paths) {
+        if (!is_safe_token(path)) {
+            return util::make_error("sshd config: host key path '" + path +
+                                    "' has spaces, quotes or control characters");
+        }
+        host_keys += (host_keys.empty() ? "HostKey " : "\nHostKey ") + path;
+    }
+    for (const auto* path : {&params.dropin_dir, &params.pid_file}) {
+        if (!is_safe_token(*path)) {
+            return util::make_error("sshd config: path '" + *path +
+                                    "' has spaces, quotes or control characters");
+        }
+    }
+    if (params.set_env.find_first_of("\r\n") != std::string::npos ||
+        (!params.set_env.empty() && !params.set_env.starts_with("SetEnv "))) {
+        return util::make_error("sshd config: the SetEnv line is not one SetEnv line");
+    }
+    // Root may log in with a key always; with a password only when asked for.
+    const char* permit_root =
+        params.password_authentication && params.root_password_login ? "yes" : "prohibit-password";
+    return util::render_template(
+        embedded::sshd_config_template,
+        {
+            {"DROPIN_DIR", params.dropin_dir},
+            {"PORT", std::to_string(params.port)},
+            {"HOST_KEYS", host_keys},
+            {"PID_FILE", params.pid_file},
+            {"PERMIT_ROOT_LOGIN", permit_root},
+            {"PASSWORD_AUTHENTICATION", params.password_authentication ? "yes" : "no"},
+            {"USE_PAM", params.use_pam ? "yes" : "no"},
+            {"SET_ENV", params.set_env.empty() ? "# (no environment to pass on)" : params.set_env},
+        });
+}
+
+}  // namespace sshboot::sshd

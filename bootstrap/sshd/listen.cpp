@@ -1,0 +1,137 @@
+#include "sshd/listen.hpp"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstring>
+#include <string>
+
+#include "util/fs.hpp"
+
+namespace sshboot::sshd {
+namespace {
+
+// Splits on runs of spaces.
+std::vector<std::string_view> fields_of(std::string_view line) {
+    std::vector<std::string_view> out;
+    std::size_t i = 0;
+    while (i < line.size()) {
+        while (i < line.size() && line[i] == ' ') {
+            ++i;
+        }
+        const std::size_t start = i;
+        while (i < line.size() && line[i] != ' ') {
+            ++i;
+        }
+        if (i > start) {
+            out.push_back(line.substr(start, i - start));
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<ListeningSocket> parse_listening(std::string_view text) {
+    std::vector<ListeningSocket> out;
+    std::size_t start = 0;
+    bool header = true;
+    while (start < text.size()) {
+        auto end = text.find('\n', start);
+        if (end == std::string_view::npos) {
+            end = text.size();
+        }
+        const auto line = text.substr(start, end - start);
+        start = end + 1;
+        if (header) {
+            header = false;
+            continue;
+        }
+        // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+        const auto f = fields_of(line);
+        if (f.size() < 10 || f[3] != "0A") {
+            continue;
+        }
+        const auto colon = f[1].rfind(':');
+        if (colon == std::string_view::npos) {
+            continue;
+        }
+        const auto port_hex = f[1].substr(colon + 1);
+        unsigned port = 0;
+        unsigned long inode = 0;
+        auto r1 = std::from_chars(port_hex.data(), port_hex.data() + port_hex.size(), port, 16);
+        auto r2 = std::from_chars(f[9].data(), f[9].data() + f[9].size(), inode);
+        if (r1.ec != std::errc{} || r2.ec != std::errc{} || port > 65535) {
+            continue;
+        }
+        out.push_back({static_cast<std::uint16_t>(port), inode});
+    }
+    return out;
+}
+
+std::vector<ListeningSocket> listening_sockets() {
+    std::vector<ListeningSocket> out;
+    for (const char* path : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+        // /proc files report size 0; read_file reads until EOF.
+        auto text = util::read_file(path);
+        if (text) {
+            auto part = parse_listening(*text);
+            out.insert(out.end(), part.begin(), part.end());
+        }
+    }
+    return out;
+}
+
+bool process_listens_on(pid_t pid, std::uint16_t port) {
+    std::vector<unsigned long> inodes;
+    for (const auto& s : listening_sockets()) {
+        if (s.port == port) {
+            inodes.push_back(s.inode);
+        }
+    }
+    if (inodes.empty()) {
+        return false;
+    }
+    const std::string fd_dir = "/proc/" + std::to_string(pid) + "/fd";
+    DIR* dir = ::opendir(fd_dir.c_str());
+    if (dir == nullptr) {
+        return false;
+    }
+    bool found = false;
+    char target[64];
+    while (!found) {
+        const dirent* entry = ::readdir(dir);
+        if (entry == nullptr) {
+            break;
+        }
+        const std::string link = fd_dir + "/" + entry->d_name;
+        const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+        if (n <= 0) {
+            continue;
+        }
+        target[n] = '\0';
+        // "socket:[12345]"
+        if (std::strncmp(target, "socket:[", 8) != 0) {
+            continue;
+        }
+        unsigned long inode = 0;
+        std::from_chars(target + 8, target + n, inode);
+        for (auto i : inodes) {
+            found = found || i == inode;
+        }
+    }
+    ::closedir(dir);
+    return found;
+}
+
+bool port_in_use(std::uint16_t port) {
+    for (const auto& s : listening_sockets()) {
+        if (s.port == port) {
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace sshboot::sshd

@@ -1,0 +1,219 @@
+#include "util/fs.hpp"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+namespace sshboot::util {
+namespace {
+
+std::string temp_name(const std::string& name) {
+    std::uint32_t r = randombytes_random();
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%08x", r);
+    return "." + name + ".sshboot-" + buf;
+}
+
+Status write_all(int fd, std::string_view content, const std::string& what) {
+    while (!content.empty()) {
+        const ssize_t n = ::write(fd, content.data(), content.size());
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return sys_error("write " + what);
+        }
+        content.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return ok();
+}
+
+Expected<std::string> read_all(int fd, const std::string& what, std::size_t max_bytes) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        return sys_error("fstat " + what);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return make_error(what + ": not a regular file");
+    }
+    std::string out;
+    char buf[65536];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return sys_error("read " + what);
+        }
+        if (n == 0) {
+            break;
+        }
+        out.append(buf, static_cast<std::size_t>(n));
+        if (out.size() > max_bytes) {
+            return make_error(what + ": larger than " + std::to_string(max_bytes) + " bytes");
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+Status write_file_atomic_at(int dirfd, const std::string& name, std::string_view content,
+                            mode_t mode, std::optional<FileOwner> owner) {
+    const std::string tmp = temp_name(name);
+    UniqueFd fd(
+        ::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd.valid()) {
+        return sys_error("create " + name + " (temporary " + tmp + ")");
+    }
+    auto fail = [&](Error e) -> Status {
+        ::unlinkat(dirfd, tmp.c_str(), 0);
+        return e;
+    };
+    if (owner && ::fchown(fd.get(), owner->uid, owner->gid) != 0) {
+        return fail(sys_error("fchown " + name));
+    }
+    if (::fchmod(fd.get(), mode) != 0) {
+        return fail(sys_error("fchmod " + name));
+    }
+    if (auto st = write_all(fd.get(), content, name); !st) {
+        return fail(st.error());
+    }
+    if (::fsync(fd.get()) != 0) {
+        return fail(sys_error("fsync " + name));
+    }
+    if (::close(fd.release()) != 0) {
+        return fail(sys_error("close " + name));
+    }
+    if (::renameat(dirfd, tmp.c_str(), dirfd, name.c_str()) != 0) {
+        return fail(sys_error("rename " + tmp + " to " + name));
+    }
+    ::fsync(dirfd);
+    return ok();
+}
+
+Status write_file_atomic(const std::string& path, std::string_view content, mode_t mode,
+                         std::optional<FileOwner> owner) {
+    const auto [dir, name] = split_path(path);
+    auto dirfd = open_dir(dir);
+    if (!dirfd) {
+        return dirfd.error();
+    }
+    auto st = write_file_atomic_at(dirfd->get(), name, content, mode, owner);
+    if (!st) {
+        return make_error(dir + "/" + st.error().message);
+    }
+    return st;
+}
+
+Expected<std::string> read_file(const std::string& path, std::size_t max_bytes) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd.valid()) {
+        return sys_error("open " + path);
+    }
+    return read_all(fd.get(), path, max_bytes);
+}
+
+Expected<std::string> read_file_at(int dirfd, const std::string& name, std::size_t max_bytes) {
+    UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW));
+    if (!fd.valid()) {
+        return sys_error("open " + name);
+    }
+    return read_all(fd.get(), name, max_bytes);
+}
+
+Expected<UniqueFd> open_dir(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd.valid()) {
+        return sys_error("open directory " + path);
+    }
+    return fd;
+}
+
+Expected<UniqueFd> open_subdir_nofollow(int dirfd, const std::string& name,
+                                        std::optional<mode_t> create_mode,
+                                        std::optional<FileOwner> owner) {
+    UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd.valid() && errno == ENOENT && create_mode) {
+        if (::mkdirat(dirfd, name.c_str(), *create_mode) != 0 && errno != EEXIST) {
+            return sys_error("mkdir " + name);
+        }
+        fd.reset(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (fd.valid()) {
+            if (owner && ::fchown(fd.get(), owner->uid, owner->gid) != 0) {
+                return sys_error("fchown " + name);
+            }
+            if (::fchmod(fd.get(), *create_mode) != 0) {
+                return sys_error("fchmod " + name);
+            }
+        }
+    }
+    if (!fd.valid()) {
+        if (errno == ELOOP || errno == ENOTDIR) {
+            return make_error(name + " is a symlink or not a directory; refusing to follow it");
+        }
+        return sys_error("open directory " + name);
+    }
+    return fd;
+}
+
+Status make_dirs(const std::string& path, mode_t mode) {
+    if (path.empty()) {
+        return ok();
+    }
+    std::size_t pos = 0;
+    while (pos != std::string::npos) {
+        pos = path.find('/', pos + 1);
+        const std::string part = path.substr(0, pos);
+        if (part.empty()) {
+            continue;
+        }
+        if (::mkdir(part.c_str(), mode) != 0 && errno != EEXIST) {
+            return sys_error("mkdir " + part);
+        }
+    }
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+        return sys_error("stat " + path);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return make_error(path + " exists and is not a directory");
+    }
+    return ok();
+}
+
+bool path_exists(const std::string& path) {
+    struct stat st {};
+    return ::lstat(path.c_str(), &st) == 0;
+}
+
+std::string path_join(std::string_view a, std::string_view b) {
+    std::string out(a);
+    while (!out.empty() && out.back() == '/') {
+        out.pop_back();
+    }
+    while (!b.empty() && b.front() == '/') {
+        b.remove_prefix(1);
+    }
+    out += '/';
+    out += b;
+    return out;
+}
+
+std::pair<std::string, std::string> split_path(const std::string& path) {
+    const auto slash = path.rfind('/');
+    if (slash == std::string::npos) {
+        return {".", path};
+    }
+    if (slash == 0) {
+        return {"/", path.substr(1)};
+    }
+    return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
+}  // namespace sshboot::util

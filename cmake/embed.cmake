@@ -1,0 +1,16 @@
+# Turns text files into a C++ source holding each as a std::string_view.
+# Usage: cmake -DOUT=file.cpp -DNAMES="a;b" -DFILES="path/a;path/b" -P embed.cmake
+set(body "// Generated from templates/ at build time. Do not edit.\n#include \"util/embedded.hpp\"\n\nnamespace sshboot::embedded {\n")
+string(REPLACE "|" ";" NAMES "${NAMES}")
+string(REPLACE "|" ";" FILES "${FILES}")
+list(LENGTH NAMES count)
+math(EXPR last "${count} - 1")
+foreach(i RANGE ${last})
+  list(GET NAMES ${i} name)
+  list(GET FILES ${i} file)
+  file(READ "${file}" content)
+  string(APPEND body "extern const std::string_view ${name};\nconst std::string_view ${name} = R\"sshboot_embed(${content})sshboot_embed\";\n")
+endforeach()
+string(APPEND body "}  // namespace sshboot::embedded\n")
+file(WRITE "${OUT}.tmp" "${body}")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)

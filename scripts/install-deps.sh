@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install everything sshboot's build, tests and demo need on Debian 12.
+# Idempotent and non-interactive; does nothing when all packages are present.
+set -euo pipefail
+
+packages=(
+	cmake g++ make
+	libboost-program-options-dev libspdlog-dev libfmt-dev libsodium-dev libcrypt-dev
+	libgtest-dev
+	bats bats-assert bats-support
+	openssh-client openssh-server sshpass
+	mmdebstrap podman runc
+	curl shellcheck clang-format clang
+	procps iproute2 python3 python3-yaml binutils util-linux
+	bindfs fusefat dosfstools
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null || true)
+	[[ $status == ii* ]] || missing+=("$pkg")
+done
+
+if ((${#missing[@]} == 0)); then
+	echo "install-deps: all ${#packages[@]} packages present"
+	exit 0
+fi
+
+if ((EUID != 0)); then
+	echo "install-deps: missing packages: ${missing[*]}" >&2
+	echo "install-deps: run this script as root (or: sudo apt-get install ${missing[*]})" >&2
+	exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt_opts=(-y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+apt-get -q update </dev/null
+apt-get install "${apt_opts[@]}" "${missing[@]}" </dev/null

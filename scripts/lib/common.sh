@@ -1,0 +1,98 @@
+# shellcheck shell=bash
+# Helpers shared by scripts/*.sh and tests/e2e/test_helper.bash.
+# Source it; it defines functions and variables only.
+
+SSHBOOT_REPO=${SSHBOOT_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+SSHBOOT_BUILD_DIR=${SSHBOOT_BUILD_DIR:-$SSHBOOT_REPO/build}
+
+# Packages the Debian root used by the e2e tests and the demo fallback holds.
+SSHBOOT_ROOT_PACKAGES=${SSHBOOT_ROOT_PACKAGES:-openssh-server,sudo,procps,bash,passwd}
+
+sb_log() { printf '%s\n' "==> $*" >&2; }
+sb_die() {
+	printf '%s\n' "error: $*" >&2
+	exit 1
+}
+
+# sb_debian_root_tar PATH [PACKAGES]: build a minimal Debian bookworm root
+# tarball at PATH with mmdebstrap unless it already exists, with PACKAGES (a
+# comma-separated list; default $SSHBOOT_ROOT_PACKAGES, empty for none).
+# Concurrent callers wait on a lock; the tarball appears atomically.
+sb_debian_root_tar() {
+	local tar=$1 packages=${2-$SSHBOOT_ROOT_PACKAGES}
+	local include=()
+	[[ -n $packages ]] && include=(--include="$packages")
+	mkdir -p "$(dirname "$tar")"
+	[[ -s $tar ]] && return 0
+	(
+		flock 9
+		if [[ ! -s $tar ]]; then
+			sb_log "building a Debian bookworm root with mmdebstrap (once, about a minute): $tar"
+			# mmdebstrap hands apt a pipe that dash addresses as `>&N`, and
+			# dash knows only single-digit descriptors: with the lock's
+			# descriptor and bats' open, the pipe lands on 10 or above and
+			# the download fails ("Bad fd number"). Close them for it.
+			# A download from the archive can also fail now and then: try
+			# again a few times before giving up.
+			local try
+			for try in 1 2 3; do
+				rm -f "$tar.tmp"
+				mmdebstrap --quiet --format=tar --variant=minbase "${include[@]}" \
+					bookworm "$tar.tmp" >&2 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- && break
+				((try < 3)) || exit 1
+				sb_log "mmdebstrap failed (try $try of 3); trying again"
+			done
+			mv "$tar.tmp" "$tar"
+		fi
+	) 9>"$tar.lock"
+}
+
+# sb_port_in_use PORT: true when something listens on TCP PORT.
+sb_port_in_use() {
+	ss -Htln "sport = :$1" 2>/dev/null | grep -q .
+}
+
+# sb_free_port: print a TCP port nobody listens on (random, 20000-59999).
+sb_free_port() {
+	local port i
+	for ((i = 0; i < 200; i++)); do
+		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		if ! sb_port_in_use "$port"; then
+			printf '%s\n' "$port"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# The first process of a container made with unshare + chroot (the e2e tests
+# and the demo without podman): run as `sh -c "$SB_NS_INIT" NAME ROOT CMD...`
+# inside new PID and mount namespaces, it mounts what a container runtime
+# mounts (/dev with the basic nodes, devpts, /dev/shm, a tmpfs on /run, a
+# read-only /sys; /proc comes from unshare --mount-proc) and execs CMD, which
+# keeps PID 1 (CMD is normally `env -i ... chroot ROOT PROGRAM`).
+# shellcheck disable=SC2016,SC2034 # expanded by sh -c; used by the scripts that source this
+SB_NS_INIT='
+set -e
+root=$1
+shift
+mount -t tmpfs -o mode=0755,nosuid,size=8m tmpfs "$root/dev"
+mknod -m 0666 "$root/dev/null" c 1 3
+mknod -m 0666 "$root/dev/zero" c 1 5
+mknod -m 0666 "$root/dev/full" c 1 7
+mknod -m 0666 "$root/dev/random" c 1 8
+mknod -m 0666 "$root/dev/urandom" c 1 9
+mknod -m 0666 "$root/dev/tty" c 5 0
+mkdir "$root/dev/pts" "$root/dev/shm"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts "$root/dev/pts"
+ln -s pts/ptmx "$root/dev/ptmx"
+ln -s /proc/self/fd "$root/dev/fd"
+ln -s /proc/self/fd/0 "$root/dev/stdin"
+ln -s /proc/self/fd/1 "$root/dev/stdout"
+ln -s /proc/self/fd/2 "$root/dev/stderr"
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$root/dev/shm"
+mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$root/run"
+mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$root/sys" 2>/dev/null || true
+hostname sshboot
+exec "$@"
+'

@@ -1,0 +1,111 @@
+#include <gtest/gtest.h>
+
+#include "cli/settings.hpp"
+
+using namespace sshboot;
+
+TEST(parse_settings, defaults_to_run_as_root_on_port_22) {
+    auto s = cli::parse_settings({}, {}, false);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->command, cli::Command::Run);
+    EXPECT_EQ(s->user, "root");
+    EXPECT_EQ(s->port, 22);
+    EXPECT_EQ(s->state_dir, "/var/lib/sshboot");
+    EXPECT_TRUE(s->command_argv.empty());
+}
+
+TEST(parse_settings, state_dir_defaults_to_workspace_when_present) {
+    auto s = cli::parse_settings({}, {}, true);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->state_dir, "/workspace/.sshboot");
+}
+
+TEST(parse_settings, reads_the_environment) {
+    auto s = cli::parse_settings({},
+                                 {{"SSH_PORT", "2222"},
+                                  {"SSH_USER", "alice"},
+                                  {"SSH_PUBLIC_KEY", "ssh-ed25519 AAAA"},
+                                  {"RUNPOD_PUBLIC_IP", "1.2.3.4"},
+                                  {"RUNPOD_TCP_PORT_22", "40022"},
+                                  {"SSHBOOT_KEEP_ALIVE", "1"},
+                                  {"SSHBOOT_STOP_TIMEOUT", "3"}},
+                                 false);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->port, 2222);
+    EXPECT_EQ(s->user, "alice");
+    EXPECT_EQ(s->ssh_public_key, "ssh-ed25519 AAAA");
+    EXPECT_EQ(s->runpod_public_ip, "1.2.3.4");
+    EXPECT_EQ(s->runpod_tcp_port_22, "40022");
+    EXPECT_TRUE(s->keep_alive);
+    EXPECT_EQ(s->stop_timeout_seconds, 3);
+}
+
+TEST(parse_settings, a_flag_wins_over_its_variable) {
+    auto s = cli::parse_settings({"--port", "2200", "--user=bob"},
+                                 {{"SSH_PORT", "2222"}, {"SSH_USER", "alice"}}, false);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->port, 2200);
+    EXPECT_EQ(s->user, "bob");
+}
+
+TEST(parse_settings, splits_command_after_double_dash) {
+    auto s = cli::parse_settings({"run", "--port", "2200", "--", "python", "-c", "x"}, {}, false);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->command_argv, (std::vector<std::string>{"python", "-c", "x"}));
+}
+
+TEST(parse_settings, command_starts_at_the_first_non_option_word) {
+    auto s = cli::parse_settings({"-v", "python", "train.py", "--port", "9"}, {}, false);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->command_argv, (std::vector<std::string>{"python", "train.py", "--port", "9"}));
+    EXPECT_EQ(s->port, 22);
+}
+
+TEST(parse_settings, rejects_values_that_could_inject_config) {
+    EXPECT_FALSE(cli::parse_settings({}, {{"SSH_PORT", "22\nPermitEmptyPasswords yes"}}, false));
+    EXPECT_FALSE(cli::parse_settings({}, {{"SSH_PORT", "70000"}}, false));
+    EXPECT_FALSE(cli::parse_settings({}, {{"SSH_PORT", "0"}}, false));
+    EXPECT_FALSE(cli::parse_settings({}, {{"SSH_USER", "root\nPermitEmptyPasswords yes"}}, false));
+    EXPECT_FALSE(cli::parse_settings({}, {{"SSHBOOT_STATE_DIR", "/a b"}}, false));
+    EXPECT_FALSE(cli::parse_settings({}, {{"SSHBOOT_STATE_DIR", "relative"}}, false));
+    EXPECT_FALSE(cli::parse_settings({}, {{"SSHBOOT_KEEP_ALIVE", "maybe"}}, false));
+}
+
+TEST(parse_settings, names_the_variable_in_errors) {
+    auto s = cli::parse_settings({}, {{"SSH_PORT", "abc"}}, false);
+    ASSERT_FALSE(s);
+    EXPECT_NE(s.error().message.find("SSH_PORT"), std::string::npos);
+}
+
+TEST(parse_settings, unknown_option_is_an_error) {
+    EXPECT_FALSE(cli::parse_settings({"--no-such-option"}, {}, false));
+}
+
+TEST(parse_settings, help_and_version) {
+    EXPECT_EQ(cli::parse_settings({"--help"}, {}, false)->command, cli::Command::Help);
+    EXPECT_EQ(cli::parse_settings({"--version"}, {}, false)->command, cli::Command::Version);
+}
+
+TEST(parse_settings, host_key_types_list) {
+    auto s = cli::parse_settings({}, {{"SSH_HOST_KEY_TYPES", "ed25519, rsa"}}, false);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->host_key_types, (std::vector<std::string>{"ed25519", "rsa"}));
+}
+
+TEST(is_valid_user_name, follows_useradd_rules) {
+    EXPECT_TRUE(cli::is_valid_user_name("root"));
+    EXPECT_TRUE(cli::is_valid_user_name("_svc-1"));
+    EXPECT_FALSE(cli::is_valid_user_name("1abc"));
+    EXPECT_FALSE(cli::is_valid_user_name("Root"));
+    EXPECT_FALSE(cli::is_valid_user_name("a b"));
+    EXPECT_FALSE(cli::is_valid_user_name(""));
+    EXPECT_FALSE(cli::is_valid_user_name(std::string(33, 'a')));
+}
+
+TEST(help_text, lists_every_variable) {
+    const auto help = cli::help_text();
+    for (const char* v : {"SSH_PUBLIC_KEY", "PUBLIC_KEY_FILE", "SSH_PORT", "SSH_USER",
+                          "SSHBOOT_STATE_DIR", "RUNPOD_PUBLIC_IP", "SSHBOOT_STOP_TIMEOUT"}) {
+        EXPECT_NE(help.find(v), std::string::npos) << v;
+    }
+}

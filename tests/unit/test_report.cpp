@@ -1,0 +1,100 @@
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <sstream>
+
+#include "report/connect.hpp"
+#include "report/endpoint.hpp"
+
+using namespace sshboot;
+
+TEST(detect_endpoint, public_host_wins_over_platforms) {
+    report::EndpointSources s;
+    s.public_host = "example.org";
+    s.public_port = "2200";
+    s.runpod_public_ip = "1.2.3.4";
+    s.runpod_tcp_port_22 = "40022";
+    auto e = report::detect_endpoint(s);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->host, "example.org");
+    EXPECT_EQ(e->port, 2200);
+}
+
+TEST(detect_endpoint, runpod_then_vast) {
+    report::EndpointSources s;
+    s.runpod_public_ip = "1.2.3.4";
+    s.runpod_tcp_port_22 = "40022";
+    s.vast_public_ip = "5.6.7.8";
+    s.vast_tcp_port_22 = "41000";
+    EXPECT_EQ(report::detect_endpoint(s)->host, "1.2.3.4");
+    EXPECT_EQ(report::detect_endpoint(s)->port, 40022);
+    s.runpod_public_ip.clear();
+    EXPECT_EQ(report::detect_endpoint(s)->host, "5.6.7.8");
+    EXPECT_EQ(report::detect_endpoint(s)->port, 41000);
+}
+
+TEST(detect_endpoint, runpod_without_port_is_missing) {
+    report::EndpointSources s;
+    s.runpod_public_ip = "1.2.3.4";
+    EXPECT_FALSE(report::detect_endpoint(s));
+    EXPECT_FALSE(report::detect_endpoint(report::EndpointSources{}));
+}
+
+TEST(detect_endpoint, public_host_without_port_uses_internal_port) {
+    report::EndpointSources s;
+    s.public_host = "h";
+    s.internal_port = 2222;
+    EXPECT_EQ(report::detect_endpoint(s)->port, 2222);
+}
+
+TEST(missing_endpoint_message, says_what_is_missing_and_what_to_do) {
+    const auto m = report::missing_endpoint_message(22);
+    EXPECT_NE(m.find("RUNPOD_PUBLIC_IP or RUNPOD_TCP_PORT_22 are missing"), std::string::npos);
+    EXPECT_NE(m.find("Expose TCP Ports"), std::string::npos);
+    EXPECT_NE(m.find("SSH_PUBLIC_HOST"), std::string::npos);
+}
+
+TEST(known_hosts_name, brackets_a_non_standard_port) {
+    EXPECT_EQ(report::known_hosts_name("1.2.3.4", 22), "1.2.3.4");
+    EXPECT_EQ(report::known_hosts_name("1.2.3.4", 40022), "[1.2.3.4]:40022");
+}
+
+TEST(render_connect_block, has_the_exact_command_alone_on_a_line) {
+    report::ConnectInput in;
+    in.user = "root";
+    in.endpoint = {"1.2.3.4", 40022, "RunPod"};
+    in.host_keys = {{"ssh-ed25519", "AAAAC3NzaC1lZDI1NTE5AAAAIA", "SHA256:abc", 256}};
+    in.alias = "pod 1!";
+    in.remote_dir = "/workspace/";
+    auto block = report::render_connect_block(in);
+    ASSERT_TRUE(block);
+    const std::regex command(R"(^\s*ssh root@1\.2\.3\.4 -p 40022$)");
+    std::istringstream lines(*block);
+    std::string line;
+    int commands = 0;
+    while (std::getline(lines, line)) {
+        commands += std::regex_match(line, command) ? 1 : 0;
+    }
+    EXPECT_EQ(commands, 1);
+    EXPECT_NE(block->find("scp -P 40022 ./file root@1.2.3.4:/workspace/"), std::string::npos);
+    EXPECT_NE(block->find("sftp -P 40022 root@1.2.3.4"), std::string::npos);
+    EXPECT_NE(block->find("rsync "), std::string::npos);
+    EXPECT_NE(block->find("ssh -N -L 8888:localhost:8888"), std::string::npos);
+    EXPECT_NE(block->find("256 SHA256:abc (ED25519)"), std::string::npos);
+    EXPECT_NE(block->find("\n[1.2.3.4]:40022 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA\n"),
+              std::string::npos);
+    EXPECT_NE(block->find("Host pod1\n"), std::string::npos);
+    EXPECT_EQ(block->find("password"), std::string::npos);
+}
+
+TEST(render_connect_block, prints_a_generated_password_once) {
+    report::ConnectInput in;
+    in.user = "root";
+    in.endpoint = {"h", 22, "x"};
+    in.password = "Secret-Pass-123";
+    auto block = report::render_connect_block(in);
+    ASSERT_TRUE(block);
+    const auto first = block->find("Secret-Pass-123");
+    ASSERT_NE(first, std::string::npos);
+    EXPECT_EQ(block->find("Secret-Pass-123", first + 1), std::string::npos);
+}

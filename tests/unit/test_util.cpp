@@ -1,0 +1,122 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "util/base64.hpp"
+#include "util/fs.hpp"
+#include "util/parse.hpp"
+#include "util/process.hpp"
+#include "util/template.hpp"
+
+using namespace sshboot;
+
+namespace {
+
+struct TempDir {
+    std::string path;
+    TempDir() {
+        char tmpl[] = "/tmp/sshboot-test-XXXXXX";
+        path = ::mkdtemp(tmpl);
+    }
+    ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+}  // namespace
+
+TEST(base64_encode, matches_rfc4648_vectors) {
+    EXPECT_EQ(util::base64_encode(std::string_view("")), "");
+    EXPECT_EQ(util::base64_encode(std::string_view("f")), "Zg==");
+    EXPECT_EQ(util::base64_encode(std::string_view("fo")), "Zm8=");
+    EXPECT_EQ(util::base64_encode(std::string_view("foo")), "Zm9v");
+    EXPECT_EQ(util::base64_encode(std::string_view("foobar")), "Zm9vYmFy");
+}
+
+TEST(base64_decode, round_trips_and_rejects_garbage) {
+    auto d = util::base64_decode("Zm9vYmE=");
+    ASSERT_TRUE(d);
+    EXPECT_EQ(std::string(d->begin(), d->end()), "fooba");
+    EXPECT_TRUE(util::base64_decode("Zm9vYmE"));  // padding optional
+    EXPECT_FALSE(util::base64_decode("Zm9v YmE="));
+    EXPECT_FALSE(util::base64_decode("Zm9=vYmE"));
+    EXPECT_FALSE(util::base64_decode("Z"));
+    EXPECT_FALSE(util::base64_decode("Zh=="));  // non-zero trailing bits
+}
+
+TEST(parse_port, accepts_only_1_to_65535) {
+    EXPECT_EQ(util::parse_port("22"), 22);
+    EXPECT_EQ(util::parse_port("65535"), 65535);
+    EXPECT_FALSE(util::parse_port("0"));
+    EXPECT_FALSE(util::parse_port("65536"));
+    EXPECT_FALSE(util::parse_port("22\nPermitEmptyPasswords yes"));
+    EXPECT_FALSE(util::parse_port("-1"));
+    EXPECT_FALSE(util::parse_port(""));
+    EXPECT_FALSE(util::parse_port("22 "));
+}
+
+TEST(render_template, substitutes_and_names_a_missing_value) {
+    auto r = util::render_template("a {{X}} b {{Y}}", {{"X", "1"}, {"Y", "2"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(*r, "a 1 b 2");
+    auto missing = util::render_template("{{NOPE}}", {});
+    ASSERT_FALSE(missing);
+    EXPECT_NE(missing.error().message.find("NOPE"), std::string::npos);
+}
+
+TEST(write_file_atomic, writes_mode_and_replaces_content) {
+    TempDir dir;
+    const std::string path = dir.path + "/f";
+    ASSERT_TRUE(util::write_file_atomic(path, "one", 0600));
+    ASSERT_TRUE(util::write_file_atomic(path, "two", 0640));
+    auto text = util::read_file(path);
+    ASSERT_TRUE(text);
+    EXPECT_EQ(*text, "two");
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0640u);
+    // No temporary left behind.
+    int count = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path)) {
+        ++count;
+    }
+    EXPECT_EQ(count, 1);
+}
+
+TEST(open_subdir_nofollow, refuses_a_symlink) {
+    TempDir dir;
+    ASSERT_EQ(::symlink("/etc", (dir.path + "/link").c_str()), 0);
+    auto parent = util::open_dir(dir.path);
+    ASSERT_TRUE(parent);
+    auto sub = util::open_subdir_nofollow(parent->get(), "link");
+    ASSERT_FALSE(sub);
+    EXPECT_NE(sub.error().message.find("symlink"), std::string::npos);
+}
+
+TEST(read_file_at, does_not_follow_a_final_symlink) {
+    TempDir dir;
+    ASSERT_EQ(::symlink("/etc/hostname", (dir.path + "/link").c_str()), 0);
+    auto parent = util::open_dir(dir.path);
+    ASSERT_TRUE(parent);
+    EXPECT_FALSE(util::read_file_at(parent->get(), "link"));
+}
+
+TEST(run_capture, returns_output_and_exit_code) {
+    auto r = util::run_capture({"/bin/sh", "-c", "echo out; echo err >&2; exit 3"});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->exit_code, 3);
+    EXPECT_EQ(r->output, "out\nerr\n");
+}
+
+TEST(run_capture, reports_127_for_a_missing_program) {
+    auto r = util::run_capture({"/nonexistent/program"});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->exit_code, 127);
+}
+
+TEST(find_executable, searches_the_path_list) {
+    EXPECT_EQ(util::find_executable("sh", "/nonexistent:/bin"), "/bin/sh");
+    EXPECT_FALSE(util::find_executable("no-such-program-here", "/bin:/usr/bin"));
+}

@@ -1,5 +1,6 @@
 #include "cli/settings.hpp"
 
+#include "hostkeys/store.hpp"
 #include "util/parse.hpp"
 
 #include <boost/make_shared.hpp>
@@ -211,7 +212,8 @@ util::Expected<Settings> parse_settings(const std::vector<std::string>& args,
     if (has("sudo")) {
         auto b = parse_bool(get("sudo"));
         if (!b) {
-            return util::make_error("SSH_SUDO: '" + get("sudo") + "' is not 1 or 0");
+            return util::make_error("SSH_SUDO: " + util::quoted_for_log(get("sudo")) +
+                                    " is not 1 or 0");
         }
         s.sudo = *b;
     }
@@ -227,8 +229,8 @@ util::Expected<Settings> parse_settings(const std::vector<std::string>& args,
     if (has("port")) {
         auto port = util::parse_port(get("port"));
         if (!port) {
-            return util::make_error("SSH_PORT: '" + get("port") +
-                                    "' is not a port number (1 to 65535)");
+            return util::make_error("SSH_PORT: " + util::quoted_for_log(get("port")) +
+                                    " is not a port number (1 to 65535)");
         }
         s.port = *port;
     }
@@ -242,19 +244,11 @@ util::Expected<Settings> parse_settings(const std::vector<std::string>& args,
             "characters");
     }
     if (has("host-key-types")) {
-        s.host_key_types.clear();
-        std::stringstream list(get("host-key-types"));
-        std::string item;
-        while (std::getline(list, item, ',')) {
-            item.erase(0, item.find_first_not_of(" \t"));
-            item.erase(item.find_last_not_of(" \t") + 1);
-            if (!item.empty()) {
-                s.host_key_types.push_back(item);
-            }
+        auto types = hostkeys::parse_host_key_types(get("host-key-types"));
+        if (!types) {
+            return util::make_error("SSH_HOST_KEY_TYPES: " + types.error().message);
         }
-        if (s.host_key_types.empty()) {
-            return util::make_error("SSH_HOST_KEY_TYPES: empty; use e.g. ed25519 or ed25519,rsa");
-        }
+        s.host_key_types = std::move(*types);
     }
     s.public_host = get("public-host");
     s.public_port = get("public-port");
@@ -268,15 +262,15 @@ util::Expected<Settings> parse_settings(const std::vector<std::string>& args,
     s.env_include = get("env-include");
     for (const auto* v : {&s.public_host, &s.runpod_public_ip, &s.vast_public_ip}) {
         if (has_control_chars(*v) || v->find(' ') != std::string::npos) {
-            return util::make_error("external host '" + *v +
-                                    "' contains spaces or control characters");
+            return util::make_error("external host " + util::quoted_for_log(*v) +
+                                    " contains spaces or control characters");
         }
     }
     if (has("keep-alive")) {
         auto b = parse_bool(get("keep-alive"));
         if (!b) {
-            return util::make_error("SSHBOOT_KEEP_ALIVE: '" + get("keep-alive") +
-                                    "' is not 1 or 0");
+            return util::make_error("SSHBOOT_KEEP_ALIVE: " +
+                                    util::quoted_for_log(get("keep-alive")) + " is not 1 or 0");
         }
         s.keep_alive = *b;
     }
@@ -286,8 +280,8 @@ util::Expected<Settings> parse_settings(const std::vector<std::string>& args,
         auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
         if (t.empty() || ec != std::errc{} || ptr != t.data() + t.size() || value < 0 ||
             value > 3600) {
-            return util::make_error("SSHBOOT_STOP_TIMEOUT: '" + t +
-                                    "' is not a number of seconds (0 to 3600)");
+            return util::make_error("SSHBOOT_STOP_TIMEOUT: " + util::quoted_for_log(t) +
+                                    " is not a number of seconds (0 to 3600)");
         }
         s.stop_timeout_seconds = value;
     }

@@ -31,6 +31,7 @@ struct Settings {
     bool sudo = false;
     std::uint16_t port = 22;
     std::string state_dir;  // resolved default when not given
+    // Short names from hostkeys::parse_host_key_types.
     std::vector<std::string> host_key_types = {"ed25519"};
 
     // External endpoint sources, in order of precedence.

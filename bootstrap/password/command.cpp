@@ -273,19 +273,7 @@ util::Expected<std::string> start_own_sshd(const cli::Settings& s, const std::st
                                 " is in use by something that is not sshd; set SSH_PORT to a "
                                 "free port");
     }
-    std::string keygen;
-    if (s.host_key_types.size() > 1 || s.host_key_types.front() != "ed25519") {
-        keygen = sshd::find_ssh_keygen(*sshd_path, path_env).value_or("");
-    }
-    std::string csv;
-    for (const auto& t : s.host_key_types) {
-        csv += (csv.empty() ? "" : ",") + t;
-    }
-    auto types = hostkeys::parse_host_key_types(csv);
-    if (!types) {
-        return util::make_error("SSH_HOST_KEY_TYPES: " + types.error().message);
-    }
-    auto keys = hostkeys::ensure_host_keys(s.state_dir, *types, keygen);
+    auto keys = run::ensure_host_keys(s, *sshd_path, path_env);
     if (!keys) {
         return keys.error();
     }

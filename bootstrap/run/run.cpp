@@ -162,21 +162,7 @@ util::Expected<Plan> apply(const cli::Settings& s) {
     log::info("{} key(s) installed for {} in {}/.ssh/authorized_keys", lines.size(), plan.user.name,
               plan.user.home);
 
-    std::string keygen;
-    if (s.host_key_types.size() > 1 || s.host_key_types.front() != "ed25519") {
-        keygen = sshd::find_ssh_keygen(plan.sshd_path, path_env).value_or("");
-    }
-    auto types = hostkeys::parse_host_key_types([&] {
-        std::string csv;
-        for (const auto& t : s.host_key_types) {
-            csv += (csv.empty() ? "" : ",") + t;
-        }
-        return csv;
-    }());
-    if (!types) {
-        return util::make_error("SSH_HOST_KEY_TYPES: " + types.error().message);
-    }
-    auto host_keys = hostkeys::ensure_host_keys(s.state_dir, *types, keygen);
+    auto host_keys = ensure_host_keys(s, plan.sshd_path, path_env);
     if (!host_keys) {
         return host_keys.error();
     }
@@ -295,6 +281,17 @@ void print_report(const cli::Settings& s, const std::string& user_name,
 }
 
 }  // namespace
+
+util::Expected<std::vector<hostkeys::HostKey>> ensure_host_keys(const cli::Settings& s,
+                                                                const std::string& sshd_path,
+                                                                const std::string& path_env) {
+    // ed25519 is made in process; only other types need ssh-keygen.
+    std::string keygen;
+    if (s.host_key_types != std::vector<std::string>{"ed25519"}) {
+        keygen = sshd::find_ssh_keygen(sshd_path, path_env).value_or("");
+    }
+    return hostkeys::ensure_host_keys(s.state_dir, s.host_key_types, keygen);
+}
 
 void print_connect_report(const cli::Settings& s, const std::string& user,
                           const std::vector<hostkeys::HostKey>& host_keys,

@@ -14,4 +14,30 @@ std::optional<std::uint16_t> parse_port(std::string_view text) {
     return static_cast<std::uint16_t>(value);
 }
 
+std::string quoted_for_log(std::string_view text) {
+    constexpr std::size_t k_max = 64;
+    std::string out = "'";
+    for (std::size_t i = 0; i < text.size() && i < k_max; ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\t') {
+            out += "\\t";
+        } else if (c == '\r') {
+            out += "\\r";
+        } else if (c < 0x20 || c >= 0x7f) {
+            static constexpr char k_hex[] = "0123456789abcdef";
+            out += "\\x";
+            out += k_hex[c >> 4];
+            out += k_hex[c & 15];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    if (text.size() > k_max) {
+        out += "...";
+    }
+    return out + "'";
+}
+
 }  // namespace sshboot::util

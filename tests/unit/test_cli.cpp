@@ -90,6 +90,30 @@ TEST(parse_settings, host_key_types_list) {
     auto s = cli::parse_settings({}, {{"SSH_HOST_KEY_TYPES", "ed25519, rsa"}}, false);
     ASSERT_TRUE(s);
     EXPECT_EQ(s->host_key_types, (std::vector<std::string>{"ed25519", "rsa"}));
+    auto algs = cli::parse_settings({}, {{"SSH_HOST_KEY_TYPES", "ssh-ed25519,RSA,rsa"}}, false);
+    ASSERT_TRUE(algs);
+    EXPECT_EQ(algs->host_key_types, (std::vector<std::string>{"ed25519", "rsa"}));
+}
+
+TEST(parse_settings, refuses_values_that_would_inject_a_config_line) {
+    const std::pair<const char*, const char*> bad[] = {
+        {"SSH_HOST_KEY_TYPES", "ed25519\nPermitEmptyPasswords yes"},
+        {"SSH_HOST_KEY_TYPES", "dsa"},
+        {"SSH_PORT", "22\nPermitEmptyPasswords yes"},
+        {"SSH_PORT", "70000"},
+        {"SSH_USER", "root\nPermitEmptyPasswords yes"},
+        {"SSHBOOT_STATE_DIR", "/x\nPermitEmptyPasswords yes"},
+        {"SSH_PUBLIC_HOST", "1.2.3.4\nPermitEmptyPasswords yes"},
+    };
+    for (const auto& [name, value] : bad) {
+        auto s = cli::parse_settings({}, {{name, value}}, false);
+        ASSERT_FALSE(s) << name;
+        EXPECT_NE(
+            s.error().message.find(name == std::string("SSH_PUBLIC_HOST") ? "external host" : name),
+            std::string::npos)
+            << s.error().message;
+        EXPECT_EQ(s.error().message.find('\n'), std::string::npos) << s.error().message;
+    }
 }
 
 TEST(is_valid_user_name, follows_useradd_rules) {

@@ -57,6 +57,15 @@ TEST(parse_port, accepts_only_1_to_65535) {
     EXPECT_FALSE(util::parse_port("22 "));
 }
 
+TEST(quoted_for_log, keeps_a_value_on_one_line) {
+    EXPECT_EQ(util::quoted_for_log("22"), "'22'");
+    EXPECT_EQ(util::quoted_for_log("22\nPermitEmptyPasswords yes"),
+              "'22\\nPermitEmptyPasswords yes'");
+    EXPECT_EQ(util::quoted_for_log(std::string("a\tb\r\x01\xff", 6)), "'a\\tb\\r\\x01\\xff'");
+    const std::string long_value(100, 'x');
+    EXPECT_EQ(util::quoted_for_log(long_value), "'" + std::string(64, 'x') + "...'");
+}
+
 TEST(render_template, substitutes_and_names_a_missing_value) {
     auto r = util::render_template("a {{X}} b {{Y}}", {{"X", "1"}, {"Y", "2"}});
     ASSERT_TRUE(r);

@@ -12,7 +12,7 @@ packages=(
 	mmdebstrap podman runc
 	curl shellcheck clang-format clang
 	procps iproute2 python3 python3-yaml binutils util-linux
-	bindfs fusefat dosfstools
+	bindfs fusefat dosfstools strace
 )
 
 missing=()

@@ -148,6 +148,7 @@ e2e_setup() {
 	E2E_UPPER=
 	E2E_PID=
 	E2E_RUN=0
+	E2E_WRAP=()
 	E2E_OUT=$BATS_TEST_TMPDIR/out
 	E2E_ERR=$BATS_TEST_TMPDIR/err
 	E2E_STATUS=
@@ -162,7 +163,8 @@ e2e_teardown() {
 		done <"$BATS_TEST_TMPDIR/secrets"
 	fi
 	if [[ -n ${E2E_ROOT:-} ]] && mountpoint -q "$E2E_ROOT"; then
-		umount "$E2E_ROOT" 2>/dev/null || umount -l "$E2E_ROOT"
+		# -R: with whatever a test mounted inside the root.
+		umount -R "$E2E_ROOT" 2>/dev/null || umount -R -l "$E2E_ROOT"
 	fi
 	if [[ -n ${E2E_ROOT:-} ]]; then
 		rm -rf "$BATS_TEST_TMPDIR/root" "$BATS_TEST_TMPDIR/upper" "$BATS_TEST_TMPDIR/work"
@@ -196,7 +198,9 @@ root_prepare() {
 install_sshboot() {
 	root_prepare
 	[[ -x $E2E_SSHBOOT ]] || fail "no sshboot binary at $E2E_SSHBOOT (build it: cmake --build $E2E_BUILD_DIR)"
-	install -m 0755 "$E2E_SSHBOOT" "$E2E_ROOT/usr/local/bin/sshboot"
+	# Only when it differs: a test may have made the root read-only.
+	cmp -s "$E2E_SSHBOOT" "$E2E_ROOT/usr/local/bin/sshboot" ||
+		install -m 0755 "$E2E_SSHBOOT" "$E2E_ROOT/usr/local/bin/sshboot"
 }
 
 # _e2e_split_args ARGS...: assignments before "--" into _e2e_env, the rest
@@ -217,14 +221,16 @@ _e2e_split_args() {
 	_e2e_cmd=("$@")
 }
 
-# _e2e_ns_argv: the argv that runs "${_e2e_cmd[@]}" as PID 1 in the root.
+# _e2e_ns_argv: the argv that runs "${_e2e_cmd[@]}" as PID 1 in the root
+# (under the host command in the array E2E_WRAP when a test sets one, e.g.
+# strace, which then is PID 1 and runs chroot as its child).
 _e2e_ns_argv() {
 	_e2e_argv=(
 		unshare --pid --fork --kill-child --mount --uts --ipc --mount-proc="$E2E_ROOT/proc"
 		/bin/sh -c "$SB_NS_INIT" sshboot-init "$E2E_ROOT"
 		/usr/bin/env -i PATH="$E2E_CONTAINER_PATH" HOSTNAME=sshboot HOME=/root
 		"${_e2e_env[@]}"
-		/usr/sbin/chroot "$E2E_ROOT" "${_e2e_cmd[@]}"
+		"${E2E_WRAP[@]}" /usr/sbin/chroot "$E2E_ROOT" "${_e2e_cmd[@]}"
 	)
 }
 

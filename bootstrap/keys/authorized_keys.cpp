@@ -19,22 +19,30 @@ std::string_view line_content(std::string_view text, std::size_t begin, std::siz
     return line;
 }
 
-// Complete blocks in `text`, in order. An end marker closes the nearest begin
-// marker before it; begins left open are ordinary lines.
+// The blocks to replace in `text`, in order. Markers nest like brackets: an
+// end marker closes the latest begin marker still open, and a block inside
+// another is part of it. A begin never closed and an end with nothing open
+// are ordinary lines. All ends with nothing open come before the first begin
+// never closed, so removing the blocks cannot make two leftover markers pair
+// up on the next merge.
 std::vector<Span> find_blocks(std::string_view text) {
     std::vector<Span> blocks;
-    constexpr std::size_t k_none = std::string_view::npos;
-    std::size_t open = k_none;
+    std::vector<std::size_t> open;  // begin offsets, innermost last
     std::size_t pos = 0;
     while (pos < text.size()) {
         const std::size_t nl = text.find('\n', pos);
         const std::size_t end = nl == std::string_view::npos ? text.size() : nl + 1;
         const std::string_view content = line_content(text, pos, end);
         if (content == k_block_begin) {
-            open = pos;
-        } else if (content == k_block_end && open != k_none) {
-            blocks.push_back(Span{open, end});
-            open = k_none;
+            open.push_back(pos);
+        } else if (content == k_block_end && !open.empty()) {
+            const Span block{open.back(), end};
+            open.pop_back();
+            // Blocks closed earlier inside this one are part of it.
+            while (!blocks.empty() && blocks.back().begin > block.begin) {
+                blocks.pop_back();
+            }
+            blocks.push_back(block);
         }
         pos = end;
     }

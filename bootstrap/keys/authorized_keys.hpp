@@ -18,14 +18,16 @@ inline constexpr std::string_view k_block_end = "# <<< sshboot managed keys <<<"
 // `existing`, the block is appended at the end (after adding a "\n" when the
 // content does not end in one). With `lines` empty the block is removed.
 //
-// A block is a begin marker line followed by an end marker line (a trailing
-// "\r" on a marker line is tolerated); an end pairs with the nearest begin
-// before it. A begin marker without a matching end is treated as an ordinary
-// user line and kept, and a fresh block is appended: losing user lines to a
-// damaged marker would be worse than a stray comment. When several complete
-// blocks exist, all are removed and the new block takes the place of the
-// first. Every byte outside the block(s) is preserved exactly. Empty strings
-// in `lines` are skipped; lines must not contain line breaks.
+// A block runs from a begin marker line to the end marker line that closes it
+// (a trailing "\r" on a marker line is tolerated). Markers nest like
+// brackets: an end closes the latest begin still open, and a block inside
+// another is part of it. A begin marker never closed, and an end marker with
+// no begin open, are ordinary user lines and kept (with no block, a fresh one
+// is appended): losing user lines to a damaged marker would be worse than a
+// stray comment. When several blocks exist, all are removed and the new
+// block takes the place of the first. Every byte outside the block(s) is
+// preserved exactly, and merging the result again changes nothing. Empty
+// strings in `lines` are skipped; lines must not contain line breaks.
 std::string merge_managed_block(std::string_view existing, const std::vector<std::string>& lines);
 
 }  // namespace sshboot::keys

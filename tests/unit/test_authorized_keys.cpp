@@ -97,6 +97,31 @@ TEST(merge_managed_block, SeveralBlocksBecomeOne) {
     EXPECT_EQ(merge_managed_block(existing, k_two), "a\n" + block(k_two) + "b\nc\n");
 }
 
+TEST(merge_managed_block, MarkersNestAndStrayOnesNeverPairLater) {
+    // Found by fuzz_authorized_keys: a stray begin, a block, then a stray end.
+    // Pairing the end with the nearest begin left the outer two unpaired;
+    // once the block was replaced they paired on the next start and the user
+    // lines between them were lost. Now the outer pair is the block.
+    const std::string existing = "a\n" + k_begin + "\nw\n" + block({"y"}) + "z\n" + k_end + "\nc\n";
+    const std::string merged = merge_managed_block(existing, k_two);
+    EXPECT_EQ(merged, "a\n" + block(k_two) + "c\n");
+    EXPECT_EQ(merge_managed_block(merged, k_two), merged);
+    // The fuzzer's input itself: merging twice is merging once.
+    const std::string found = "x\n" + block({"y"}) + "z\n" + k_begin + "\nw\n# <<<x\n" +
+                              block({"y"}) + "z\n# >>> sshboot managed keyst\ny\n" + k_end +
+                              "\nz\n";
+    const std::string once = merge_managed_block(found, k_two);
+    EXPECT_EQ(merge_managed_block(once, k_two), once);
+    EXPECT_EQ(merge_managed_block(once, {}), merge_managed_block(found, {}));
+    // Strays on their own stay: an end with nothing open before a begin
+    // never closed.
+    const std::string strays = k_end + "\nu\n" + k_begin + "\nv\n";
+    const std::string with_block = merge_managed_block(strays, k_two);
+    EXPECT_EQ(with_block, strays + block(k_two));
+    EXPECT_EQ(merge_managed_block(with_block, k_two), with_block);
+    EXPECT_EQ(merge_managed_block(with_block, {}), strays);
+}
+
 TEST(merge_managed_block, TenThousandKeysAreFast) {
     std::vector<std::string> lines;
     std::string user;

@@ -1,6 +1,7 @@
-// Listening TCP sockets from /proc/net/tcp and /proc/net/tcp6: how sshboot
-// knows sshd accepts connections without connecting to it (a probe
-// connection would leave a line in sshd's log on every start).
+// Listening TCP sockets (from the kernel's socket diagnostics over netlink,
+// else /proc/net/tcp and /proc/net/tcp6): how sshboot knows sshd accepts
+// connections without connecting to it (a probe connection would leave a
+// line in sshd's log on every start).
 #pragma once
 
 #include <sys/types.h>

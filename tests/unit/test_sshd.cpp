@@ -1,7 +1,12 @@
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "sshd/config.hpp"
 #include "sshd/listen.hpp"
+#include "util/fd.hpp"
 
 using namespace sshboot;
 
@@ -100,4 +105,47 @@ TEST(parse_listening, handles_ipv6_rows_and_garbage) {
     ASSERT_EQ(rows.size(), 1u);
     EXPECT_EQ(rows[0].port, 22);
     EXPECT_EQ(rows[0].inode, 777u);
+}
+
+namespace {
+
+// A socket of this process listening on a free loopback port; its port.
+std::uint16_t listen_on_loopback(util::UniqueFd& fd, int family) {
+    fd = util::UniqueFd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_storage addr{};
+    socklen_t len = 0;
+    if (family == AF_INET) {
+        auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+        a->sin_family = AF_INET;
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        len = sizeof *a;
+    } else {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+        a->sin6_family = AF_INET6;
+        a->sin6_addr = in6addr_loopback;
+        len = sizeof *a;
+    }
+    if (fd.get() < 0 || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        ::listen(fd.get(), 1) != 0 ||
+        ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        return 0;
+    }
+    return ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&addr)->sin_port
+                                   : reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+}
+
+}  // namespace
+
+TEST(listening_sockets, sees_this_process_listen_on_ipv4_and_ipv6) {
+    for (int family : {AF_INET, AF_INET6}) {
+        util::UniqueFd fd;
+        const std::uint16_t port = listen_on_loopback(fd, family);
+        if (port == 0) {
+            GTEST_SKIP() << "cannot listen on loopback here";
+        }
+        EXPECT_TRUE(sshd::port_in_use(port)) << port;
+        EXPECT_TRUE(sshd::process_listens_on(::getpid(), port)) << port;
+        fd = util::UniqueFd();
+        EXPECT_FALSE(sshd::port_in_use(port)) << port;
+    }
 }

@@ -1,12 +1,16 @@
 #include "session_env/export.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <vector>
 
 #include "session_env/filter.hpp"
 #include "session_env/format.hpp"
+#include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
 
@@ -17,12 +21,39 @@ std::optional<Version> sshd_version(const std::string& sshd_path) {
     if (sshd_path.empty()) {
         return std::nullopt;
     }
-    auto binary = util::read_file(sshd_path, 64 << 20);
-    if (!binary) {
-        log::debug("cannot read {} for its version: {}", sshd_path, binary.error().message);
+    // Read in pieces, not whole: sshd is over a megabyte, and holding it
+    // doubled sshboot's peak memory.
+    util::UniqueFd fd(::open(sshd_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) {
+        log::debug("cannot open {} for its version: {}", sshd_path, std::strerror(errno));
         return std::nullopt;
     }
-    return find_openssh_version(*binary);
+    constexpr std::size_t k_piece = 64 << 10;
+    constexpr std::size_t k_carry = 32;  // longer than any "OpenSSH_NNNN.NNNN"
+    std::string window;
+    window.reserve(k_piece + k_carry);
+    std::vector<char> piece(k_piece);
+    for (;;) {
+        const ssize_t n = ::read(fd.get(), piece.data(), piece.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            log::debug("cannot read {} for its version: {}", sshd_path, std::strerror(errno));
+            return std::nullopt;
+        }
+        window.append(piece.data(), static_cast<std::size_t>(n));
+        std::size_t end = 0;
+        const auto version = find_openssh_version(window, &end);
+        // A version whose digits run to the end of what was read may go on.
+        if (version && (n == 0 || end < window.size())) {
+            return version;
+        }
+        if (n == 0) {
+            return std::nullopt;
+        }
+        window.erase(0, window.size() > k_carry ? window.size() - k_carry : 0);
+    }
 }
 
 }  // namespace

@@ -62,7 +62,7 @@ std::string render_profile(const std::vector<Variable>& vars) {
     return out;
 }
 
-std::optional<Version> find_openssh_version(std::string_view binary) {
+std::optional<Version> find_openssh_version(std::string_view binary, std::size_t* match_end) {
     constexpr std::string_view k_tag = "OpenSSH_";
     for (auto pos = binary.find(k_tag); pos != std::string_view::npos;
          pos = binary.find(k_tag, pos + 1)) {
@@ -79,6 +79,9 @@ std::optional<Version> find_openssh_version(std::string_view binary) {
         };
         Version v;
         if (number(v.major) && i < binary.size() && binary[i] == '.' && (++i, number(v.minor))) {
+            if (match_end != nullptr) {
+                *match_end = i;
+            }
             return v;
         }
     }

@@ -45,7 +45,10 @@ struct Version {
     int major = 0;
     int minor = 0;
 };
-std::optional<Version> find_openssh_version(std::string_view binary);
+// With `match_end`, also where the version's last digit ends: a caller
+// reading the binary in pieces reads on when that is the end of its text.
+std::optional<Version> find_openssh_version(std::string_view binary,
+                                            std::size_t* match_end = nullptr);
 
 // The syntax for a version; nullopt when that sshd has no SetEnv (before 7.8).
 // An unknown version is taken as Modern.

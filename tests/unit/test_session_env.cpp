@@ -187,6 +187,13 @@ TEST(find_openssh_version, reads_the_version_tag) {
     EXPECT_EQ(v->minor, 2);
     EXPECT_FALSE(session_env::find_openssh_version("no version here"));
     EXPECT_FALSE(session_env::find_openssh_version("OpenSSH_"));
+    // Where the digits end, for a reader of pieces: at the text's end the
+    // minor version may go on in the next piece.
+    std::size_t end = 0;
+    ASSERT_TRUE(session_env::find_openssh_version("x OpenSSH_9.1", &end));
+    EXPECT_EQ(end, 13U);
+    ASSERT_TRUE(session_env::find_openssh_version("x OpenSSH_9.10p1", &end));
+    EXPECT_EQ(end, 14U);
 }
 
 TEST(syntax_for, by_version) {

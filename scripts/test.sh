@@ -7,11 +7,18 @@
 #   bash scripts/test.sh              every tier
 #   bash scripts/test.sh unit e2e     only these tiers (deps and build always run)
 #
+# Tiers: format, lint, unit, e2e (on the static build in $SSHBOOT_BUILD_DIR);
+# sanitize (an ASan+UBSan build in build-sanitize: the unit tests and a smoke
+# subset of the e2e tests on it); fuzz (the libFuzzer targets built with
+# clang in build-fuzz, each run for FUZZ_SECONDS).
+#
 # A tier that cannot run here (not root, a tool missing) is skipped with the
 # reason; with CI=true it counts as a failure instead.
 #
 # Environment: SSHBOOT_BUILD_DIR (default ./build), BATS_FILTER (a regex
-# passed to bats --filter), JOBS (parallel build jobs).
+# passed to bats --filter), JOBS (parallel build jobs), FUZZ_SECONDS (default
+# 60 per target), SANITIZE_E2E_FILTER (the e2e smoke subset, a bats --filter
+# regex).
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
@@ -21,7 +28,7 @@ source scripts/lib/common.sh
 
 BUILD=$SSHBOOT_BUILD_DIR
 JOBS=${JOBS:-$(nproc)}
-ALL_TIERS=(format lint unit e2e)
+ALL_TIERS=(format lint unit e2e sanitize fuzz)
 
 passed=0
 failed=0
@@ -176,26 +183,109 @@ tier_e2e() {
 		unavailable e2e "$why"
 		return
 	fi
-	local files=() args=(--formatter tap --timing)
-	mapfile -t files < <(find tests/e2e -maxdepth 1 -name '*.bats' | sort)
-	if ((${#files[@]} == 0)); then
-		record e2e 0 0 0 "no bats files"
-		return
-	fi
+	local args=()
 	[[ -n ${BATS_FILTER:-} ]] && args+=(--filter "$BATS_FILTER")
-	local log=$BUILD/e2e.tap
 	# The tests decide for themselves whether they can run (root, namespaces)
 	# and skip with the reason, or fail under CI=true.
-	SSHBOOT_BUILD_DIR=$(cd "$BUILD" && pwd) bats "${args[@]}" "${files[@]}" 2>&1 | tee "$log"
-	local ok not_ok skips
-	ok=$(grep -cE '^ok ' "$log")
-	not_ok=$(grep -cE '^not ok ' "$log")
-	skips=$(grep -cE '^ok .* # skip' "$log")
+	local bats_ok bats_not_ok bats_skips
+	run_bats "$BUILD/e2e.tap" "${args[@]}"
+	record e2e "$((bats_ok - bats_skips))" "$bats_not_ok" "$bats_skips" "bats"
+}
+
+# run_bats LOG BATS_ARGS...: run bats on every e2e file with the build in
+# $BUILD (the binary: $SSHBOOT_BIN when set); TAP to LOG. Sets bats_ok,
+# bats_not_ok, bats_skips.
+run_bats() {
+	local log=$1
+	shift
+	local files=()
+	mapfile -t files < <(find tests/e2e -maxdepth 1 -name '*.bats' | sort)
+	SSHBOOT_BUILD_DIR=$(cd "$BUILD" && pwd) bats --formatter tap --timing "$@" "${files[@]}" 2>&1 | tee "$log"
+	bats_ok=$(grep -cE '^ok ' "$log")
+	bats_not_ok=$(grep -cE '^not ok ' "$log")
+	bats_skips=$(grep -cE '^ok .* # skip' "$log")
 	if grep -q '^bats warning: Executed' "$log"; then
-		not_ok=$((not_ok + 1))
+		bats_not_ok=$((bats_not_ok + 1))
 		echo "bats ran fewer tests than planned (a setup_file failed)" >&2
 	fi
-	record e2e "$((ok - skips))" "$not_ok" "$skips" "bats, ${#files[@]} files"
+}
+
+tier_sanitize() {
+	banner "ASan + UBSan build: unit tests and e2e smoke tests"
+	local why dir=build-sanitize
+	if ! why=$(need_tools cmake g++ ctest bats); then
+		unavailable sanitize "$why"
+		return
+	fi
+	if ! {
+		cmake -S . -B "$dir" -DSSHBOOT_WERROR=ON -DCMAKE_BUILD_TYPE=Debug \
+			-DSSHBOOT_SANITIZE=address,undefined &&
+			cmake --build "$dir" -j "$JOBS"
+	}; then
+		record sanitize 0 1 0 "the sanitizer build failed"
+		return
+	fi
+	local log=$dir/unit.log line fails total
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --test-dir "$dir" --output-on-failure -j "$JOBS" --timeout 300 2>&1 | tee "$log"
+	line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)
+	if [[ -z $line ]]; then
+		record sanitize 0 1 0 "ctest on the sanitizer build did not report results"
+		return
+	fi
+	fails=$(sed -E 's/.* ([0-9]+) tests? failed.*/\1/' <<<"$line")
+	total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
+	record sanitize-unit "$((total - fails))" "$fails" 0 "ctest, ASan+UBSan"
+	# The smoke subset: the login paths, keys, passwords and the PID-1 loop.
+	local filter=${SANITIZE_E2E_FILTER:-'printed connect command|scp and sftp move|pasted private key|SSH_PASSWORD logs in|exit codes 0, 1|SIGTERM|orphaned|kill -9 of sshd|is usable: fingerprint|healthy container|generated password printed once'}
+	local bats_ok bats_not_ok bats_skips
+	SSHBOOT_BIN=$(cd "$dir" && pwd)/sshboot run_bats "$dir/e2e.tap" --filter "$filter"
+	# A sanitizer report goes to sshboot's stderr, which the tests keep; a
+	# finding aborts the process, so the test that hit it has failed already.
+	record sanitize-e2e "$((bats_ok - bats_skips))" "$bats_not_ok" "$bats_skips" "bats smoke subset, ASan+UBSan"
+}
+
+tier_fuzz() {
+	banner "fuzzing (libFuzzer, ASan + UBSan)"
+	local why dir=build-fuzz seconds=${FUZZ_SECONDS:-60}
+	if ! why=$(need_tools clang++ cmake); then
+		unavailable fuzz "$why"
+		return
+	fi
+	if ! {
+		cmake -S . -B "$dir" -DCMAKE_CXX_COMPILER=clang++ -DSSHBOOT_FUZZ=ON -DSSHBOOT_TESTS=OFF \
+			-DSSHBOOT_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+			cmake --build "$dir" -j "$JOBS"
+	}; then
+		record fuzz 0 1 0 "the fuzz build failed (clang with libFuzzer: apt-get install clang)"
+		return
+	fi
+	local corpus name work log execs ok=0 bad=0 notes=()
+	mkdir -p "$dir/crashes"
+	for corpus in tests/fuzz/corpus/*/; do
+		name=$(basename "$corpus")
+		if [[ ! -x $dir/fuzz_$name ]]; then
+			echo "no target fuzz_$name for $corpus" >&2
+			bad=$((bad + 1))
+			continue
+		fi
+		work=$(mktemp -d)
+		log=$dir/fuzz_$name.log
+		echo "fuzz_$name: ${seconds}s from $(find "$corpus" -type f | wc -l) seeds"
+		if "$dir/fuzz_$name" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 \
+			-rss_limit_mb=2048 -artifact_prefix="$dir/crashes/$name-" "$work" "$corpus" >"$log" 2>&1; then
+			execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+			echo "fuzz_$name: ${execs:-?} executions, no findings"
+			notes+=("$name ${execs:-?}")
+			ok=$((ok + 1))
+		else
+			echo "fuzz_$name found a problem; input in $dir/crashes/, log $log:" >&2
+			tail -n 40 "$log" >&2
+			bad=$((bad + 1))
+		fi
+		rm -rf "$work"
+	done
+	record fuzz "$ok" "$bad" 0 "executions: ${notes[*]}"
 }
 
 main() {
@@ -210,7 +300,7 @@ main() {
 	local built=1
 	tier_build || built=0
 	for t in "${tiers[@]}"; do
-		if ((!built)) && [[ $t == unit || $t == e2e ]]; then
+		if ((!built)) && [[ $t == unit || $t == e2e || $t == sanitize ]]; then
 			record "$t" 0 0 1 "not run: the build failed"
 			continue
 		fi

@@ -3,10 +3,7 @@
 // config line) into exactly "NAME=value", and a shell-quoted value reads back
 // exactly.
 //
-// Build: clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined \
-//   -I bootstrap tests/fuzz/fuzz_env_quote.cpp bootstrap/session_env/format.cpp \
-//   bootstrap/session_env/filter.cpp -o fuzz_env_quote
-// Run:   ./fuzz_env_quote -max_total_time=30 tests/fuzz/corpus/env
+// Built and run by `bash scripts/test.sh fuzz` (see tests/fuzz/README.md).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

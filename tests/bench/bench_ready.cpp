@@ -54,6 +54,8 @@
 #include <utility>
 #include <vector>
 
+#include "util/fd.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -72,32 +74,7 @@ constexpr const char* k_default_path =
 constexpr auto k_stop_grace = std::chrono::seconds(5);
 constexpr auto k_reap_bound = std::chrono::seconds(5);
 
-class Fd {
-  public:
-    Fd() = default;
-    explicit Fd(int fd) : m_fd(fd) {}
-    Fd(Fd&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
-    Fd& operator=(Fd&& other) noexcept {
-        if (this != &other) {
-            reset(std::exchange(other.m_fd, -1));
-        }
-        return *this;
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() { reset(); }
-    int get() const { return m_fd; }
-    bool valid() const { return m_fd >= 0; }
-    void reset(int fd = -1) {
-        if (m_fd >= 0) {
-            ::close(m_fd);
-        }
-        m_fd = fd;
-    }
-
-  private:
-    int m_fd = -1;
-};
+using Fd = sshboot::util::UniqueFd;
 
 struct Options {
     std::string root;

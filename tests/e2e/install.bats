@@ -84,7 +84,7 @@ teardown() { e2e_teardown; }
 	root_start SSHBOOT_BASE_URL="$BASE_URL/good" SSH_PORT="$port" RUNPOD_PUBLIC_IP=127.0.0.1 \
 		RUNPOD_TCP_PORT_22="$port" -- /bin/sh -c \
 		'curl -fsSL "$SSHBOOT_BASE_URL/install.sh" | sh -s -- password
-		trap "exit 0" TERM; while :; do sleep 1 & wait $!; done'
+		trap "exit 0" TERM; sleep infinity & wait $!'
 	wait_for_connect_block 300
 	[[ -x $E2E_UPPER/usr/sbin/sshd ]]
 	[[ -x $E2E_UPPER/usr/local/bin/sshboot ]]

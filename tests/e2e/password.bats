@@ -51,7 +51,7 @@ authorize_root_key() {
 # start script would be; it runs $1 first, then marks /run/.ready.
 idle_init() {
 	# shellcheck disable=SC2016
-	printf '%s' "$1"'touch /run/.ready; trap "exit 0" TERM; while :; do sleep 1 & wait $!; done'
+	printf '%s' "$1"'touch /run/.ready; trap "exit 0" TERM; sleep infinity & wait $!'
 }
 
 # wait_for_idle_init: the container's mounts are in place and $1 of

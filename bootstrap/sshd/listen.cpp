@@ -118,9 +118,16 @@ std::optional<std::vector<ListeningSocket>> netlink_listening(std::uint8_t famil
         if (n <= 0) {
             return std::nullopt;
         }
-        auto left = static_cast<int>(n);
-        for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, left);
-             h = NLMSG_NEXT(h, left)) {
+        // The messages one after another, each padded to NLMSG_ALIGNTO
+        // (NLMSG_OK and NLMSG_NEXT, written out without their mixed-sign
+        // comparisons).
+        const auto size = static_cast<std::size_t>(n);
+        for (std::size_t at = 0; at + sizeof(nlmsghdr) <= size;) {
+            const auto* h = reinterpret_cast<const nlmsghdr*>(buf + at);
+            if (h->nlmsg_len < sizeof(nlmsghdr) || h->nlmsg_len > size - at) {
+                break;
+            }
+            at += NLMSG_ALIGN(h->nlmsg_len);
             if (h->nlmsg_type == NLMSG_DONE) {
                 return out;
             }

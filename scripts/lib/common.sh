@@ -47,6 +47,32 @@ sb_debian_root_tar() {
 	) 9>"$tar.lock"
 }
 
+# sb_debian_root_dir TAR DIR: the root tarball (built once, as above)
+# extracted at DIR, again when the tarball is newer; the fingerprints of the
+# host keys baked in by the package go to DIR.baked-host-keys. Concurrent
+# callers share one copy under a lock.
+sb_debian_root_dir() {
+	local tar=$1 base=$2
+	sb_debian_root_tar "$tar" || return 1
+	local baked=$base.baked-host-keys
+	[[ -e $base/.complete && $base/.complete -nt $tar && -e $baked ]] && return 0
+	(
+		flock 9
+		if [[ ! -e $base/.complete || $tar -nt $base/.complete ]]; then
+			rm -rf "$base" "$baked"
+			mkdir -p "$base"
+			tar -C "$base" --numeric-owner -xf "$tar"
+			touch "$base/.complete"
+		fi
+		if [[ ! -e $baked ]]; then
+			for key in "$base"/etc/ssh/ssh_host_*_key.pub; do
+				if [[ -e $key ]]; then ssh-keygen -l -f "$key"; fi
+			done >"$baked.tmp"
+			mv "$baked.tmp" "$baked"
+		fi
+	) 9>"$base.lock"
+}
+
 # sb_port_in_use PORT: true when something listens on TCP PORT.
 sb_port_in_use() {
 	ss -Htln "sport = :$1" 2>/dev/null | grep -q .

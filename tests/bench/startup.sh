@@ -78,27 +78,9 @@ field() {
 
 # --- outside the namespace ---------------------------------------------------
 
-# The cached root, extracted as the e2e tests' e2e_prepare_base does (same
-# lock, same marker files), so both share one copy.
+# The cached root, shared with the e2e tests.
 prepare_base() {
-	sb_debian_root_tar "$ROOT_TAR" || sb_die "could not build the Debian root $ROOT_TAR"
-	local baked=$ROOT_BASE.baked-host-keys
-	[[ -e $ROOT_BASE/.complete && $ROOT_BASE/.complete -nt $ROOT_TAR && -e $baked ]] && return 0
-	(
-		flock 9
-		if [[ ! -e $ROOT_BASE/.complete || $ROOT_TAR -nt $ROOT_BASE/.complete ]]; then
-			rm -rf "$ROOT_BASE" "$baked"
-			mkdir -p "$ROOT_BASE"
-			tar -C "$ROOT_BASE" --numeric-owner -xf "$ROOT_TAR"
-			touch "$ROOT_BASE/.complete"
-		fi
-		if [[ ! -e $baked ]]; then
-			for key in "$ROOT_BASE"/etc/ssh/ssh_host_*_key.pub; do
-				if [[ -e $key ]]; then ssh-keygen -l -f "$key"; fi
-			done >"$baked.tmp"
-			mv "$baked.tmp" "$baked"
-		fi
-	) 9>"$ROOT_BASE.lock"
+	sb_debian_root_dir "$ROOT_TAR" "$ROOT_BASE" || sb_die "could not build the Debian root $ROOT_TAR"
 }
 
 # Builds the binaries the benchmark needs when they are missing.

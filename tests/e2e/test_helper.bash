@@ -121,24 +121,7 @@ e2e_setup_file() {
 # kept in it, as in an image built from that package: sshboot must not serve
 # them (their fingerprints are in $E2E_ROOT_BASE.baked-host-keys).
 e2e_prepare_base() {
-	sb_debian_root_tar "$E2E_ROOT_TAR" || return 1
-	local baked=$E2E_ROOT_BASE.baked-host-keys
-	[[ -e $E2E_ROOT_BASE/.complete && $E2E_ROOT_BASE/.complete -nt $E2E_ROOT_TAR && -e $baked ]] && return 0
-	(
-		flock 9
-		if [[ ! -e $E2E_ROOT_BASE/.complete || $E2E_ROOT_TAR -nt $E2E_ROOT_BASE/.complete ]]; then
-			rm -rf "$E2E_ROOT_BASE" "$baked"
-			mkdir -p "$E2E_ROOT_BASE"
-			tar -C "$E2E_ROOT_BASE" --numeric-owner -xf "$E2E_ROOT_TAR"
-			touch "$E2E_ROOT_BASE/.complete"
-		fi
-		if [[ ! -e $baked ]]; then
-			for key in "$E2E_ROOT_BASE"/etc/ssh/ssh_host_*_key.pub; do
-				if [[ -e $key ]]; then ssh-keygen -l -f "$key"; fi
-			done >"$baked.tmp"
-			mv "$baked.tmp" "$baked"
-		fi
-	) 9>"$E2E_ROOT_BASE.lock"
+	sb_debian_root_dir "$E2E_ROOT_TAR" "$E2E_ROOT_BASE"
 }
 
 # e2e_setup: per-test isolation. The root itself is made on first use.

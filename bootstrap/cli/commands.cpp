@@ -135,7 +135,7 @@ int check_key_command(const std::vector<std::string>& args) {
                 "~/.ssh/id_ed25519.pub) or pipe it in (pbpaste | sshboot check-key -)");
             return 2;
         }
-        file = "-";
+        file = std::string(1, '-');
     }
     auto text = read_input(file);
     if (!text) {
@@ -169,6 +169,12 @@ int doctor_command(const std::vector<std::string>& args, const Environment& env)
     for (const auto& name : doctor::doctor_variables()) {
         if (auto it = env.find(name); it != env.end()) {
             options.env.emplace(name, it->second);
+        }
+    }
+    // The platforms' port variables named after SSH_PORT.
+    for (const auto& [name, value] : env) {
+        if (name.starts_with("RUNPOD_TCP_PORT_") || name.starts_with("VAST_TCP_PORT_")) {
+            options.env.emplace(name, value);
         }
     }
     if (auto it = env.find("PATH"); it != env.end() && !it->second.empty()) {

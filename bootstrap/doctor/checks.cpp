@@ -509,10 +509,9 @@ CheckResult check_endpoint(const Facts& f) {
     if (auto endpoint = report::detect_endpoint(e)) {
         // The platform forwards its port to port 22 inside; with host
         // networking (the same port outside and in) there is no forwarding.
-        if ((endpoint->source == "RunPod" || endpoint->source == "vast.ai") && f.port != 22 &&
+        const std::string var = report::endpoint_port_variable(e);
+        if ((var == "RUNPOD_TCP_PORT_22" || var == "VAST_TCP_PORT_22") && f.port != 22 &&
             endpoint->port != f.port) {
-            const std::string var =
-                endpoint->source == "RunPod" ? "RUNPOD_TCP_PORT_22" : "VAST_TCP_PORT_22";
             return fail(id,
                         var +
                             " forwards to port 22 of this container, but sshd is expected on "

@@ -16,6 +16,7 @@
 #include "keys/parse.hpp"
 #include "report/connect.hpp"
 #include "report/endpoint.hpp"
+#include "report/local_address.hpp"
 #include "run/key_sources.hpp"
 #include "session_env/export.hpp"
 #include "sshd/config.hpp"
@@ -249,34 +250,31 @@ std::string alias_name(const cli::Settings& s) {
 void print_report(const cli::Settings& s, const std::string& user_name,
                   const std::vector<hostkeys::HostKey>& host_keys, const std::string& password,
                   bool password_login) {
-    report::EndpointSources sources{s.public_host,
-                                    s.public_port,
-                                    s.runpod_public_ip,
-                                    s.runpod_tcp_port_22,
-                                    s.vast_public_ip,
-                                    s.vast_tcp_port_22,
-                                    s.port};
-    auto endpoint = report::detect_endpoint(sources);
-    std::string text;
-    if (!endpoint) {
-        text = report::missing_endpoint_message(s.port);
-    } else {
-        report::ConnectInput input;
-        input.user = user_name;
-        input.endpoint = *endpoint;
-        input.host_keys = host_key_infos(host_keys);
-        input.password = password;
-        input.password_login = password_login;
-        input.alias = alias_name(s);
-        input.remote_dir = util::path_exists("/workspace") ? "/workspace/" : "~/";
-        auto block = report::render_connect_block(input);
-        if (!block) {
-            log::error("{}", block.error().message);
-            return;
-        }
-        text = std::move(*block);
+    report::ReportInput input;
+    input.sources = report::EndpointSources{s.public_host,
+                                            s.public_port,
+                                            s.runpod_public_ip,
+                                            s.runpod_tcp_port_22,
+                                            s.vast_public_ip,
+                                            s.vast_tcp_port_22,
+                                            s.port,
+                                            s.runpod_tcp_port,
+                                            s.vast_tcp_port};
+    input.connect.user = user_name;
+    input.connect.host_keys = host_key_infos(host_keys);
+    input.connect.password = password;
+    input.connect.password_login = password_login;
+    input.connect.alias = alias_name(s);
+    input.connect.remote_dir = util::path_exists("/workspace") ? "/workspace/" : "~/";
+    if (!report::detect_endpoint(input.sources)) {
+        input.local_address = report::container_address();
     }
-    std::fwrite(text.data(), 1, text.size(), stdout);
+    auto text = report::render_report(input);
+    if (!text) {
+        log::error("{}", text.error().message);
+        return;
+    }
+    std::fwrite(text->data(), 1, text->size(), stdout);
     std::fflush(stdout);
 }
 

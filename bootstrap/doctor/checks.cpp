@@ -523,10 +523,12 @@ CheckResult check_endpoint(const Facts& f) {
                           std::to_string(endpoint->port) + " (from " + endpoint->source + ")");
     }
     if (!e.runpod_public_ip.empty()) {
+        const std::string port = std::to_string(f.port);
         return fail(id,
-                    "RUNPOD_PUBLIC_IP is set but RUNPOD_TCP_PORT_22 is not: TCP port 22 is not "
-                    "exposed, so the pod cannot be reached over SSH from outside",
-                    "edit the pod or its template: add 22 under \"Expose TCP Ports\"");
+                    "RUNPOD_PUBLIC_IP is set but " + report::runpod_port_variable(f.port) +
+                        " is not: TCP port " + port +
+                        " is not exposed, so the pod cannot be reached over SSH from outside",
+                    "edit the pod or its template: add " + port + " under \"Expose TCP Ports\"");
     }
     return fail(id,
                 "RUNPOD_PUBLIC_IP or RUNPOD_TCP_PORT_22 are missing (and SSH_PUBLIC_HOST is "

@@ -40,6 +40,38 @@ TEST(parse_settings, reads_the_environment) {
     EXPECT_EQ(s->stop_timeout_seconds, 3);
 }
 
+TEST(parse_settings, reads_the_platform_port_variables_for_ssh_port) {
+    auto s = cli::parse_settings({},
+                                 {{"SSH_PORT", "2310"},
+                                  {"RUNPOD_TCP_PORT_2310", "40310"},
+                                  {"RUNPOD_TCP_PORT_22", "40022"},
+                                  {"VAST_TCP_PORT_2310", "41310"},
+                                  {"VAST_TCP_PORT_22", "41022"}},
+                                 false);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->runpod_tcp_port, "40310");
+    EXPECT_EQ(s->runpod_tcp_port_22, "40022");
+    EXPECT_EQ(s->vast_tcp_port, "41310");
+    EXPECT_EQ(s->vast_tcp_port_22, "41022");
+    auto flag = cli::parse_settings({"--port=2310", "--runpod-tcp-port", "40999"},
+                                    {{"RUNPOD_TCP_PORT_2310", "40310"}}, false);
+    ASSERT_TRUE(flag);
+    EXPECT_EQ(flag->runpod_tcp_port, "40999");
+    // The variable follows the port in use.
+    auto other = cli::parse_settings({"--port=2311"}, {{"RUNPOD_TCP_PORT_2310", "40310"}}, false);
+    ASSERT_TRUE(other);
+    EXPECT_EQ(other->runpod_tcp_port, "");
+}
+
+TEST(parse_settings, help_lists_every_subcommand) {
+    const auto help = cli::help_text();
+    for (const char* command :
+         {"sshboot [run]", "sshboot password", "sshboot check-key", "sshboot doctor",
+          "sshboot cluster secret | wait", "sshboot --version | --help"}) {
+        EXPECT_NE(help.find(command), std::string::npos) << command;
+    }
+}
+
 TEST(parse_settings, a_flag_wins_over_its_variable) {
     auto s = cli::parse_settings({"--port", "2200", "--user=bob"},
                                  {{"SSH_PORT", "2222"}, {"SSH_USER", "alice"}}, false);

@@ -116,8 +116,9 @@ std::optional<std::string> laptop_setup_command(const ConnectInput& in) {
     }
     // The script has no single quote (it is inside sh -c '...'), no two
     // backslashes in a row (fish reads those inside '...'), no "!" (history
-    // expansion), and uses only POSIX sh,
-    // awk, mktemp, mv and cat, as found on macOS, Linux and WSL.
+    // expansion), and uses only POSIX sh, awk, mktemp, mv and cat, as found on
+    // macOS, Linux and WSL. An unterminated old block (a marker deleted by
+    // hand) is kept, not dropped.
     std::string block_args = "\"# >>> sshboot $a >>>\"";
     for (const auto& line : config_block_lines(in)) {
         block_args += " \"" + line + "\"";
@@ -152,12 +153,8 @@ echo "Set up ~/.ssh/config and ~/.ssh/known_hosts for $a: now run ssh $a"'
     replace("@CONFIG@", block_args);
     replace("@KEYS@", key_args.substr(1));
     std::istringstream text(script);
-    std::vector<std::string> lines;
-    for (std::string line; std::getline(text, line);) {
-        lines.push_back(line);
-    }
     std::string out;
-    for (const auto& line : lines) {
+    for (std::string line; std::getline(text, line);) {
         out += "    " + line + "\n";
     }
     return out;

@@ -159,10 +159,11 @@ paste_command() {
 	fi
 	home=$BATS_TEST_TMPDIR/laptop
 	mkdir -p "$home"
-	# An existing config with global lines first and a catch-all at the end.
 	HOME=$home sh -c "$cmd"
 	[[ $(stat -c %a "$home/.ssh") == 700 ]] || fail "~/.ssh is not 0700"
 	HOME=$home sh -c "$cmd"
+	# Pasted into bash (as a user's interactive shell would run it) too.
+	HOME=$home bash -c "$cmd" >/dev/null
 	[[ $(grep -c "^Host $alias\$" "$home/.ssh/config") == 1 ]] || fail "the Host block is there twice: $(cat "$home/.ssh/config")"
 	[[ $(grep -c "^$alias ssh-ed25519 " "$home/.ssh/known_hosts") == 1 ]] || fail "the known_hosts line is there twice"
 	run /usr/bin/ssh -F "$home/.ssh/config" -o StrictHostKeyChecking=yes \

@@ -191,8 +191,12 @@ util::Expected<Plan> apply(const cli::Settings& s) {
     // The container's environment for SSH sessions; a failure here costs the
     // sessions their environment, not SSH itself.
     bool config_has_secrets = false;
-    auto env_export = session_env::export_environment(
-        child_environment(), {s.env_include, s.env_exclude, plan.sshd_path, plan.user.gid});
+    session_env::ExportOptions env_options;
+    env_options.include_patterns = s.env_include;
+    env_options.exclude_patterns = s.env_exclude;
+    env_options.sshd_path = plan.sshd_path;
+    env_options.user_group = plan.user.gid;
+    auto env_export = session_env::export_environment(child_environment(), env_options);
     if (env_export) {
         params.set_env = env_export->setenv_line;
         config_has_secrets = env_export->has_secrets;

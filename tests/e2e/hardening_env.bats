@@ -104,6 +104,25 @@ refute_terminal_controls() {
 	assert_output --partial '\x1b]0;owned\x07'
 }
 
+@test "doctor and sshboot password show escape bytes in what they were given escaped" {
+	local port
+	port=$(free_port)
+	start_runpod "$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")"
+	run root_nsexec SSH_USER=$'nobody\e]0;owned\a' -- /usr/local/bin/sshboot doctor </dev/null
+	assert_failure
+	assert_output --partial 'nobody\x1b]0;owned\x07'
+	if LC_ALL=C grep -qP '[\x00-\x08\x0b-\x1f\x7f]' <<<"$output"; then
+		fail "control bytes in doctor's output: $(cat -v <<<"$output")"
+	fi
+	run --separate-stderr root_nsexec -- /usr/local/bin/sshboot password --user $'x\e[2J' </dev/null
+	# shellcheck disable=SC2154 # set by run --separate-stderr
+	[[ $status == 2 ]] || fail "status $status: $stderr"
+	[[ $stderr == *'x\x1b[2J'* ]] || fail "not escaped: $(cat -v <<<"$stderr")"
+	if LC_ALL=C grep -qP '[\x00-\x08\x0b-\x1f\x7f]' <<<"$stderr"; then
+		fail "control bytes in sshboot password's errors: $(cat -v <<<"$stderr")"
+	fi
+}
+
 # install_bulk_env: tests/e2e/helpers/bulk_env.c, built static, as
 # /usr/local/bin/bulk_env in the root.
 install_bulk_env() {

@@ -68,6 +68,7 @@ struct Plan {
     accounts::PasswdEntry user;
     std::vector<hostkeys::HostKey> host_keys;
     std::string sshd_path;
+    std::vector<std::string> sshd_env;  // sshd's environment
     bool password_login = false;
 };
 
@@ -196,10 +197,14 @@ util::Expected<Plan> apply(const cli::Settings& s) {
     env_options.exclude_patterns = s.env_exclude;
     env_options.sshd_path = plan.sshd_path;
     env_options.user_group = plan.user.gid;
-    auto env_export = session_env::export_environment(child_environment(), env_options);
+    plan.sshd_env = child_environment();
+    auto env_export = session_env::export_environment(plan.sshd_env, env_options);
     if (env_export) {
         params.set_env = env_export->setenv_line;
         config_has_secrets = env_export->has_secrets;
+        if (!env_export->left_out.empty()) {
+            plan.sshd_env = session_env::without_names(plan.sshd_env, env_export->left_out);
+        }
     } else {
         log::warn("SSH sessions will not see the container's environment: {}",
                   env_export.error().message);
@@ -219,8 +224,9 @@ util::Expected<Plan> apply(const cli::Settings& s) {
     return plan;
 }
 
-util::Expected<pid_t> start_sshd(const std::string& sshd_path) {
-    return util::spawn(sshd::sshd_argv(sshd_path, sshd::k_config_path), {child_environment()});
+util::Expected<pid_t> start_sshd(const std::string& sshd_path,
+                                 const std::vector<std::string>& env) {
+    return util::spawn(sshd::sshd_argv(sshd_path, sshd::k_config_path), {env});
 }
 
 std::vector<report::HostKeyInfo> host_key_infos(const std::vector<hostkeys::HostKey>& host_keys) {
@@ -324,7 +330,7 @@ int run(const cli::Settings& s) {
         log::error("{}", plan.error().message);
         return 1;
     }
-    auto pid = start_sshd(plan->sshd_path);
+    auto pid = start_sshd(plan->sshd_path, plan->sshd_env);
     if (!pid) {
         log::error("{}", pid.error().message);
         return 1;
@@ -348,8 +354,9 @@ int run(const cli::Settings& s) {
     }
 
     supervise::Config config;
-    const std::string sshd_path = plan->sshd_path;
-    config.start_sshd = [sshd_path] { return start_sshd(sshd_path); };
+    config.start_sshd = [sshd_path = plan->sshd_path, sshd_env = plan->sshd_env] {
+        return start_sshd(sshd_path, sshd_env);
+    };
     config.sshd_pid = *pid;
     config.command = s.command_argv;
     config.command_env = child_environment();

@@ -110,6 +110,7 @@ util::Expected<ExportResult> export_environment(const std::vector<std::string>& 
 
     ExportResult result;
     result.exported = selection.variables.size();
+    result.left_out = manifest.left_out;
     const auto version = sshd_version(options.sshd_path);
     const auto syntax = syntax_for(version);
     if (!syntax) {
@@ -133,6 +134,19 @@ util::Expected<ExportResult> export_environment(const std::vector<std::string>& 
     log::info("{} environment variable(s) passed to SSH sessions ({}{})",
               selection.variables.size(), plain_path, secret.empty() ? "" : ", " + secret_path);
     return result;
+}
+
+std::vector<std::string> without_names(const std::vector<std::string>& environ_entries,
+                                       const std::vector<std::string>& names) {
+    std::vector<std::string> out;
+    out.reserve(environ_entries.size());
+    for (const auto& entry : environ_entries) {
+        const std::string_view name(entry.data(), std::min(entry.find('='), entry.size()));
+        if (!std::binary_search(names.begin(), names.end(), name)) {
+            out.push_back(entry);
+        }
+    }
+    return out;
 }
 
 }  // namespace sshboot::session_env

@@ -304,7 +304,8 @@ Selection select_variables(const std::vector<std::string>& environ_entries,
             std::to_string(out.left_out.size()) +
             " environment variable(s) not passed to SSH sessions: sshboot passes at most " +
             std::to_string(limits.max_variables) + " variables and " + kib(limits.max_total_bytes) +
-            " in all (sshd slows down on every login with more); left out: " +
+            " in all (sshd refuses sessions with 1,000 variables, and slows down with many); left "
+            "out: " +
             some_names(out.left_out) +
             ". Name the ones sessions need in SSHBOOT_ENV_INCLUDE (they are taken first), or "
             "leave others out with SSHBOOT_ENV_EXCLUDE");

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "doctor/session_env_view.hpp"
+#include "session_env/export.hpp"
 #include "session_env/filter.hpp"
 #include "session_env/format.hpp"
 
@@ -407,4 +408,10 @@ TEST(render_session_env, sections_in_order_names_only) {
     EXPECT_LT(withheld, text.find("\n  SSH_PORT\n"));
     EXPECT_LT(text.find("\n  SSH_PORT\n"), left_out);
     EXPECT_NE(text.find("  ... and 3 more\n", left_out), std::string::npos) << text;
+}
+
+TEST(without_names, drops_the_named_entries_only) {
+    EXPECT_EQ(session_env::without_names({"A=1", "B=2", "C=3", "BB=4", "junk"}, {"B", "C"}),
+              (std::vector<std::string>{"A=1", "BB=4", "junk"}));
+    EXPECT_EQ(session_env::without_names({"A=1"}, {}), (std::vector<std::string>{"A=1"}));
 }

@@ -75,10 +75,16 @@ void append_names(std::string& out, std::string_view tag, const std::vector<std:
                   std::size_t more) {
     out += tag;
     std::size_t listed = 0;
-    for (; listed < names.size() && listed < k_manifest_max_names; ++listed) {
-        out += " " + names[listed];
+    for (const auto& name : names) {
+        // Only shell names: any other name (it may hold a line break) is
+        // counted, never written into a file every login shell reads.
+        if (listed < k_manifest_max_names && is_shell_name(name)) {
+            out += " " + name;
+            ++listed;
+        } else {
+            ++more;
+        }
     }
-    more += names.size() - listed;
     if (more > 0) {
         out += " +" + std::to_string(more);
     }

@@ -415,3 +415,15 @@ TEST(without_names, drops_the_named_entries_only) {
               (std::vector<std::string>{"A=1", "BB=4", "junk"}));
     EXPECT_EQ(session_env::without_names({"A=1"}, {}), (std::vector<std::string>{"A=1"}));
 }
+
+TEST(render_manifest, counts_names_that_are_not_shell_names_without_writing_them) {
+    session_env::Manifest m;
+    m.withheld = {"SSHBOOT_X\nexport EVIL=1", "SSH_PORT", "SSHBOOT_\x1b[2J"};
+    const auto text = session_env::render_profile({}, &m);
+    EXPECT_EQ(text.find("EVIL"), std::string::npos) << text;
+    EXPECT_EQ(text.find('\x1b'), std::string::npos);
+    const auto back = session_env::parse_manifest(text);
+    EXPECT_EQ(back.withheld, (std::vector<std::string>{"SSH_PORT"}));
+    EXPECT_EQ(back.withheld_more, 2u);
+    EXPECT_TRUE(back.plain.empty());
+}

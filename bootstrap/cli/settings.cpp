@@ -286,9 +286,14 @@ util::Expected<Settings> parse_settings(const std::vector<std::string>& args,
     s.env_exclude = get("env-exclude");
     s.env_include = get("env-include");
     for (const auto* v : {&s.public_host, &s.runpod_public_ip, &s.vast_public_ip}) {
-        if (has_control_chars(*v) || v->find(' ') != std::string::npos) {
+        // A host name or address is ASCII (an IDN is given as xn--...): a
+        // byte above 0x7f could be a C1 control printed in the connect block.
+        const bool non_ascii =
+            std::any_of(v->begin(), v->end(), [](unsigned char c) { return c >= 0x80; });
+        if (has_control_chars(*v) || non_ascii || v->find(' ') != std::string::npos) {
             return util::make_error("external host " + util::quoted_for_log(*v) +
-                                    " contains spaces or control characters");
+                                    " contains spaces or control characters (give an IP address "
+                                    "or an ASCII host name)");
         }
     }
     if (has("keep-alive")) {

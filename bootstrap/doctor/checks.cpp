@@ -3,6 +3,7 @@
 #include <set>
 
 #include "util/json.hpp"
+#include "util/parse.hpp"
 
 namespace sshboot::doctor {
 namespace {
@@ -613,17 +614,20 @@ int doctor_exit_code(const std::vector<CheckResult>& results) {
 std::string render_text(const std::vector<CheckResult>& results) {
     std::string out;
     std::size_t failed = 0;
+    // Messages quote what doctor found (SSH_USER, paths, ...): escaped, so no
+    // escape sequence reaches the terminal and each check stays on one line.
+    auto shown = [](const std::string& text) { return util::printable(text, std::string::npos); };
     for (const auto& r : results) {
         switch (r.status) {
             case Status::Ok:
-                out += "OK    " + r.message + "\n";
+                out += "OK    " + shown(r.message) + "\n";
                 break;
             case Status::Skip:
-                out += "SKIP  " + r.message + "\n";
+                out += "SKIP  " + shown(r.message) + "\n";
                 break;
             case Status::Fail:
                 ++failed;
-                out += "FAIL  " + r.message + ". Fix: " + r.fix + "\n";
+                out += "FAIL  " + shown(r.message) + ". Fix: " + shown(r.fix) + "\n";
                 break;
         }
     }

@@ -69,6 +69,7 @@ struct Plan {
     accounts::PasswdEntry user;
     std::vector<hostkeys::HostKey> host_keys;
     std::string sshd_path;
+    std::vector<std::string> sshd_env;  // sshd's environment
     bool password_login = false;
 };
 
@@ -192,11 +193,19 @@ util::Expected<Plan> apply(const cli::Settings& s) {
     // The container's environment for SSH sessions; a failure here costs the
     // sessions their environment, not SSH itself.
     bool config_has_secrets = false;
-    auto env_export = session_env::export_environment(
-        child_environment(), {s.env_include, s.env_exclude, plan.sshd_path, plan.user.gid});
+    session_env::ExportOptions env_options;
+    env_options.include_patterns = s.env_include;
+    env_options.exclude_patterns = s.env_exclude;
+    env_options.sshd_path = plan.sshd_path;
+    env_options.user_group = plan.user.gid;
+    plan.sshd_env = child_environment();
+    auto env_export = session_env::export_environment(plan.sshd_env, env_options);
     if (env_export) {
         params.set_env = env_export->setenv_line;
         config_has_secrets = env_export->has_secrets;
+        if (!env_export->left_out.empty()) {
+            plan.sshd_env = session_env::without_names(plan.sshd_env, env_export->left_out);
+        }
     } else {
         log::warn("SSH sessions will not see the container's environment: {}",
                   env_export.error().message);
@@ -216,8 +225,9 @@ util::Expected<Plan> apply(const cli::Settings& s) {
     return plan;
 }
 
-util::Expected<pid_t> start_sshd(const std::string& sshd_path) {
-    return util::spawn(sshd::sshd_argv(sshd_path, sshd::k_config_path), {child_environment()});
+util::Expected<pid_t> start_sshd(const std::string& sshd_path,
+                                 const std::vector<std::string>& env) {
+    return util::spawn(sshd::sshd_argv(sshd_path, sshd::k_config_path), {env});
 }
 
 std::vector<report::HostKeyInfo> host_key_infos(const std::vector<hostkeys::HostKey>& host_keys) {
@@ -318,7 +328,7 @@ int run(const cli::Settings& s) {
         log::error("{}", plan.error().message);
         return 1;
     }
-    auto pid = start_sshd(plan->sshd_path);
+    auto pid = start_sshd(plan->sshd_path, plan->sshd_env);
     if (!pid) {
         log::error("{}", pid.error().message);
         return 1;
@@ -342,8 +352,9 @@ int run(const cli::Settings& s) {
     }
 
     supervise::Config config;
-    const std::string sshd_path = plan->sshd_path;
-    config.start_sshd = [sshd_path] { return start_sshd(sshd_path); };
+    config.start_sshd = [sshd_path = plan->sshd_path, sshd_env = plan->sshd_env] {
+        return start_sshd(sshd_path, sshd_env);
+    };
     config.sshd_pid = *pid;
     config.command = s.command_argv;
     config.command_env = child_environment();

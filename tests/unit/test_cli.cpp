@@ -136,6 +136,10 @@ TEST(parse_settings, refuses_values_that_would_inject_a_config_line) {
         {"SSH_USER", "root\nPermitEmptyPasswords yes"},
         {"SSHBOOT_STATE_DIR", "/x\nPermitEmptyPasswords yes"},
         {"SSH_PUBLIC_HOST", "1.2.3.4\nPermitEmptyPasswords yes"},
+        {"SSH_PUBLIC_HOST",
+         "h\xc2\x9b"
+         "2J"},  // a C1 CSI in UTF-8
+        {"SSH_HOST_KEY_TYPES", "ed25519,\x1b]0;t\x07"},
     };
     for (const auto& [name, value] : bad) {
         auto s = cli::parse_settings({}, {{name, value}}, false);
@@ -145,6 +149,11 @@ TEST(parse_settings, refuses_values_that_would_inject_a_config_line) {
             std::string::npos)
             << s.error().message;
         EXPECT_EQ(s.error().message.find('\n'), std::string::npos) << s.error().message;
+        // Terminal controls are shown escaped, never raw.
+        for (char c : s.error().message) {
+            const auto u = static_cast<unsigned char>(c);
+            EXPECT_TRUE(u >= 0x20 && u < 0x7f) << name << ": " << s.error().message;
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -343,10 +344,20 @@ std::optional<int> stopped_during_startup(const cli::Settings& s, pid_t sshd_pid
     log::info("received SIG{} during start-up: stopping{}", abbrev ? abbrev : "?",
               s.command_argv.empty() ? "" : " before COMMAND started");
     if (sshd_pid > 0) {
+        // sshd's listener exits at once on SIGTERM; SIGKILL after a second.
         ::kill(sshd_pid, SIGTERM);
-        const auto ended = supervise::wait_child_or_stop(sshd_pid);
-        if (!ended.wait_status) {
+        int status = 0;
+        bool reaped = false;
+        for (int i = 0; i < 100 && !reaped; ++i) {
+            reaped = ::waitpid(sshd_pid, &status, WNOHANG) != 0;
+            if (!reaped) {
+                const timespec tick{0, 10'000'000};
+                ::nanosleep(&tick, nullptr);
+            }
+        }
+        if (!reaped) {
             ::kill(sshd_pid, SIGKILL);
+            ::waitpid(sshd_pid, &status, 0);
         }
     }
     return s.command_argv.empty() ? 0 : 128 + *sig;

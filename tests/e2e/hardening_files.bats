@@ -177,12 +177,10 @@ keys_skipped_command_runs() {
 
 # --- signals during start-up ---------------------------------------------------
 
-@test "SIGTERM while a /pre_start.sh hangs ends sshboot within a second" {
-	root_prepare
-	printf 'sleep 300\n' >"$E2E_ROOT/pre_start.sh"
-	sshboot_start SSH_PORT="$(free_port)" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" -- /bin/sh -c 'echo command-ran'
-	wait_for_output 'running /pre_start.sh' 10
-	local init start i
+# sigterm_ends_within_a_second: SIGTERM to PID 1, then PID 1 must be gone
+# within one second (polled in 50 ms steps, 1.5 s at most).
+sigterm_ends_within_a_second() {
+	local init start i ms
 	init=$(_e2e_init_pid)
 	[[ -n $init ]] || fail "no PID 1"
 	start=$(date +%s%N)
@@ -191,12 +189,35 @@ keys_skipped_command_runs() {
 		_e2e_alive "$E2E_PID" || break
 		sleep 0.05
 	done
-	local ms=$((($(date +%s%N) - start) / 1000000))
+	ms=$((($(date +%s%N) - start) / 1000000))
 	_e2e_alive "$E2E_PID" && fail "still running ${ms} ms after SIGTERM during start-up$(_e2e_dump)"
 	((ms <= 1000)) || fail "took ${ms} ms to act on SIGTERM"
+	echo "# acted on SIGTERM during start-up within ${ms} ms" >&3
 	sshboot_wait_exit 5
+}
+
+@test "SIGTERM while a /pre_start.sh hangs ends sshboot within a second" {
+	root_prepare
+	printf 'sleep 300\n' >"$E2E_ROOT/pre_start.sh"
+	sshboot_start SSH_PORT="$(free_port)" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" -- /bin/sh -c 'echo command-ran'
+	wait_for_output 'running /pre_start.sh' 10
+	sigterm_ends_within_a_second
 	assert_equal "$E2E_STATUS" 143
 	run grep -x command-ran "$E2E_OUT"
 	assert_failure
 	run -0 grep -F 'SIGTERM during start-up' "$E2E_ERR"
+}
+
+@test "SIGTERM while a /post_start.sh hangs stops sshd and ends sshboot within a second" {
+	local port
+	port=$(free_port)
+	root_prepare
+	printf 'sleep 300\n' >"$E2E_ROOT/post_start.sh"
+	sshboot_start SSH_PORT="$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")"
+	wait_for_output 'running /post_start.sh' 20
+	sb_port_in_use "$port" || fail "sshd does not listen on $port$(_e2e_dump)"
+	sigterm_ends_within_a_second
+	assert_equal "$E2E_STATUS" 0
+	run sb_port_in_use "$port"
+	assert_failure
 }

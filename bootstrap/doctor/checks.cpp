@@ -180,8 +180,12 @@ std::vector<CheckResult> check_host_keys(const Facts& f) {
         } else if ((key.mode & 077) != 0) {
             out.push_back(fail(id,
                                "host key " + key.path + " is mode " + mode_string(key.mode) +
-                                   ": sshd refuses a private key that others can read",
-                               "chmod 600 " + key.path));
+                                   ": sshd refuses a private key that others can read, and "
+                                   "whoever read it can impersonate this server",
+                               "restart the container (sshboot sets an exposed key aside and "
+                               "makes a new one; clients then see a changed host key), or, "
+                               "when sure nobody else read it: chmod 600 " +
+                                   key.path));
         } else {
             good.push_back(key.path);
         }

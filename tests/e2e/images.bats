@@ -102,7 +102,8 @@ teardown() {
 check_metadata() {
 	img_require "$1"
 	run -0 podman run --rm --network host "$IMAGE" --version
-	local version=${output#sshboot }
+	local version
+	version=$(awk '{ print $2 }' <<<"$output")
 	run -0 podman image inspect --format '{{json .Config}}' "$IMAGE"
 	run python3 - "$output" "$1" "$version" "$IMG_BASE" <<-'PY'
 		import json, sys

@@ -47,12 +47,12 @@ RUN apt-get update \
  && rm -f /etc/ssh/ssh_host_*
 COPY --from=builder /build/sshboot /usr/local/bin/sshboot
 EXPOSE 22
-# OCI labels. Set SSHBOOT_SOURCE_URL (the repository) and SSHBOOT_LICENSE (an
-# SPDX id) with --build-arg when publishing an image.
+# OCI labels. SSHBOOT_SOURCE_URL (the repository) and SSHBOOT_LICENSE (an
+# SPDX id; sshboot is MIT-licensed) can be overridden with --build-arg.
 ARG BASE_IMAGE
 ARG SSHBOOT_VERSION=0.1.0
 ARG SSHBOOT_SOURCE_URL=https://github.com/sshboot/sshboot
-ARG SSHBOOT_LICENSE=NOASSERTION
+ARG SSHBOOT_LICENSE=MIT
 LABEL org.opencontainers.image.title="sshboot-pytorch" \
       org.opencontainers.image.description="PyTorch runtime with sshboot: SSH-ready on start" \
       org.opencontainers.image.version="${SSHBOOT_VERSION}" \

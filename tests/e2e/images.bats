@@ -115,6 +115,7 @@ check_metadata() {
 		for name in ("title", "description", "source", "licenses", "version", "base.name"):
 		    assert f"org.opencontainers.image.{name}" in labels, f"no label {name}"
 		assert labels["org.opencontainers.image.title"] == f"sshboot-{variant}"
+		assert labels["org.opencontainers.image.licenses"] == "MIT", labels["org.opencontainers.image.licenses"]
 		assert labels["org.opencontainers.image.version"] == version, (labels["org.opencontainers.image.version"], version)
 		assert labels["org.opencontainers.image.base.name"] == base
 		print("ok")

@@ -10,6 +10,8 @@
 #   --out DIR    where the release files go (default ./dist; emptied first)
 #   --work DIR   sources and build trees (default ./build-release)
 #   --arch LIST  comma-separated, default x86_64,aarch64
+#   --use-binary ARCH=PATH  package PATH (a static build of this commit) as
+#                ARCH instead of compiling it (tests use it for a quick dist/)
 #
 # Environment:
 #   SOURCE_DATE_EPOCH               default: the commit's date. Nothing in the
@@ -30,7 +32,7 @@ repo=$PWD
 source scripts/lib/common.sh
 
 usage() {
-	sed -n '7,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '7,14p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -38,11 +40,17 @@ version=
 out=$repo/dist
 work=$repo/build-release
 arches=x86_64,aarch64
+declare -A prebuilt=()
 while (($#)); do
 	case $1 in
 	--out) out=${2:?--out needs a directory} && shift 2 ;;
 	--work) work=${2:?--work needs a directory} && shift 2 ;;
 	--arch) arches=${2:?--arch needs a list} && shift 2 ;;
+	--use-binary)
+		[[ ${2:-} == @(x86_64|aarch64)=?* ]] || sb_die "--use-binary needs ARCH=PATH (x86_64 or aarch64)"
+		prebuilt[${2%%=*}]=${2#*=}
+		shift 2
+		;;
 	-h | --help) usage ;;
 	-*) sb_die "unknown option $1 (see --help)" ;;
 	*)
@@ -125,6 +133,21 @@ declare -A strip_tool=([x86_64]=strip [aarch64]=aarch64-linux-gnu-strip)
 
 build_arch() {
 	local arch=$1 dir=$work/build-$1 t0=$SECONDS
+	if [[ -n ${prebuilt[$arch]:-} ]]; then
+		[[ -f ${prebuilt[$arch]} ]] || sb_die "--use-binary $arch=${prebuilt[$arch]}: no such file"
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		sb_log "using ${prebuilt[$arch]} as the $arch binary"
+		cp "${prebuilt[$arch]}" "$dir/sshboot"
+	else
+		compile_arch "$arch" "$dir"
+	fi
+	check_binary "$arch" "$dir"
+	sb_log "$arch: $(stat -c %s "$dir/sshboot-linux-$arch") bytes in $((SECONDS - t0))s"
+}
+
+compile_arch() {
+	local arch=$1 dir=$2
 	# -O2, as the tested build; GCC 12 at -O3 warns about std::string copies
 	# that cannot happen (bug 105329). Warnings are the CI build's business.
 	local args=(-DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG" -DSSHBOOT_TESTS=OFF
@@ -140,6 +163,10 @@ build_arch() {
 		tail -n 40 "$dir.log" >&2
 		sb_die "the $arch build failed (log: $dir.log)"
 	fi
+}
+
+check_binary() {
+	local arch=$1 dir=$2
 	local bin=$dir/sshboot-linux-$arch
 	"${strip_tool[$arch]}" --strip-all -o "$bin" "$dir/sshboot"
 	if readelf -lW "$bin" | grep -q 'INTERP'; then
@@ -147,7 +174,6 @@ build_arch() {
 	fi
 	readelf -hW "$bin" | grep -Eq "Machine: .*${machine[$arch]}\$" ||
 		sb_die "$bin is not an ${machine[$arch]} executable: $(readelf -hW "$bin" | grep Machine:)"
-	sb_log "$arch: $(stat -c %s "$bin") bytes in $((SECONDS - t0))s"
 }
 
 for arch in "${arch_list[@]}"; do
@@ -163,19 +189,31 @@ for arch in "${arch_list[@]}"; do
 	install -m 0755 "$work/build-$arch/sshboot-linux-$arch" "$out/sshboot-linux-$arch"
 	files+=("sshboot-linux-$arch")
 done
-install -m 0755 templates/install.sh "$out/install.sh"
+# A signed release's install.sh knows the public key to check the signature
+# with.
+pubkey=
+if [[ -n ${SSHBOOT_MINISIGN_KEY:-} ]]; then
+	pw_file=${SSHBOOT_MINISIGN_PASSWORD_FILE:-/dev/null}
+	minisign -R -s "$SSHBOOT_MINISIGN_KEY" -p "$work/minisign.pub" <"$pw_file" >/dev/null 2>&1 ||
+		sb_die "minisign could not read the public key from $SSHBOOT_MINISIGN_KEY (wrong password file?)"
+	pubkey=$(sed -n 2p "$work/minisign.pub")
+	[[ $pubkey =~ ^[A-Za-z0-9+/=]+$ ]] || sb_die "unexpected public key in $work/minisign.pub"
+fi
+sed "s|^sshboot_release_pubkey=\$|sshboot_release_pubkey=$pubkey|" templates/install.sh >"$out/install.sh"
+chmod 0755 "$out/install.sh"
 files+=(install.sh)
 mapfile -t files < <(printf '%s\n' "${files[@]}" | LC_ALL=C sort)
 (cd "$out" && sha256sum "${files[@]}" >SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS)
-touch -d "@$SOURCE_DATE_EPOCH" "$out"/*
 
-if [[ -n ${SSHBOOT_MINISIGN_KEY:-} ]]; then
-	sb_log "signing SHA256SUMS with $SSHBOOT_MINISIGN_KEY"
-	pw_file=${SSHBOOT_MINISIGN_PASSWORD_FILE:-/dev/null}
+if [[ -n $pubkey ]]; then
+	sb_log "signing SHA256SUMS with $SSHBOOT_MINISIGN_KEY (public key $pubkey)"
 	minisign -S -s "$SSHBOOT_MINISIGN_KEY" -m "$out/SHA256SUMS" -x "$out/SHA256SUMS.minisig" \
 		-t "sshboot $version SHA256SUMS" <"$pw_file" >/dev/null ||
 		sb_die "minisign could not sign SHA256SUMS (wrong key or password file?)"
+	minisign -V -q -P "$pubkey" -m "$out/SHA256SUMS" -x "$out/SHA256SUMS.minisig" ||
+		sb_die "the new signature does not verify with $pubkey"
 fi
+touch -d "@$SOURCE_DATE_EPOCH" "$out"/*
 
 sb_log "sshboot $version (commit $commit) in $out after $((SECONDS - started))s:"
 (cd "$out" && ls -l) >&2

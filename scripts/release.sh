@@ -2,7 +2,8 @@
 # Build a release of sshboot into dist/: static, stripped binaries for x86_64
 # and aarch64 (the latter with Debian's cross toolchain and arm64 multiarch
 # libraries), install.sh, SHA256SUMS and, when a signing key is given,
-# SHA256SUMS.minisig. Run on Debian 12 as root (it installs what it needs).
+# SHA256SUMS.minisig and the public key as sshboot.pub. Run on Debian 12 as
+# root (it installs what it needs).
 #
 #   bash scripts/release.sh VERSION [--out DIR] [--work DIR] [--arch LIST]
 #
@@ -32,7 +33,7 @@ repo=$PWD
 source scripts/lib/common.sh
 
 usage() {
-	sed -n '7,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '8,15p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -71,6 +72,10 @@ if [[ -n ${SSHBOOT_MINISIGN_KEY:-} && ! -r $SSHBOOT_MINISIGN_KEY ]]; then
 	sb_die "SSHBOOT_MINISIGN_KEY=$SSHBOOT_MINISIGN_KEY is not a readable minisign secret key"
 fi
 [[ $(uname -m) == x86_64 ]] || sb_die "release builds run on an x86_64 Debian machine"
+project_version=$(sed -nE 's/^project\(sshboot VERSION ([0-9.]+).*/\1/p' CMakeLists.txt)
+if [[ ${version%%-*} != "$project_version" ]]; then
+	sb_log "warning: releasing $version but CMakeLists.txt says $project_version"
+fi
 
 # --- what the build needs ---------------------------------------------------
 install_needs() {
@@ -198,6 +203,8 @@ if [[ -n ${SSHBOOT_MINISIGN_KEY:-} ]]; then
 		sb_die "minisign could not read the public key from $SSHBOOT_MINISIGN_KEY (wrong password file?)"
 	pubkey=$(sed -n 2p "$work/minisign.pub")
 	[[ $pubkey =~ ^[A-Za-z0-9+/=]+$ ]] || sb_die "unexpected public key in $work/minisign.pub"
+	printf 'untrusted comment: minisign public key of the sshboot releases\n%s\n' "$pubkey" >"$out/sshboot.pub"
+	files+=(sshboot.pub)
 fi
 sed "s|^sshboot_release_pubkey=\$|sshboot_release_pubkey=$pubkey|" templates/install.sh >"$out/install.sh"
 chmod 0755 "$out/install.sh"

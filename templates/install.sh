@@ -276,7 +276,18 @@ run)
 		shift
 	fi
 	need_root
-	install_sshboot
+	# A restarted container runs its start command again: keep what the
+	# first start installed (the pinned version, if one is asked for).
+	installed=
+	if [ -x "$SSHBOOT_INSTALL_DIR/sshboot" ]; then
+		installed=$("$SSHBOOT_INSTALL_DIR/sshboot" --version </dev/null 2>/dev/null | awk '{ print $2 }') || installed=
+	fi
+	if [ -n "$installed" ] && { [ -z "$SSHBOOT_VERSION" ] || [ "$installed" = "${SSHBOOT_VERSION#v}" ]; }; then
+		say "sshboot $installed is installed already"
+		tmp_dir=$(mktemp -d "${TMPDIR:-/tmp}/sshboot-install.XXXXXX")
+	else
+		install_sshboot
+	fi
 	install_openssh
 	cleanup
 	tmp_dir=

@@ -245,4 +245,18 @@ install_one_liner() {
 	touch "$E2E_ROOT/tmp/stop"
 	sshboot_wait_exit 20
 	assert_equal "$E2E_STATUS" 7
+	# A restart runs the start command again: nothing is downloaded twice
+	# (the release URL now leads nowhere).
+	rm "$E2E_ROOT/tmp/stop"
+	cp "$REL/install.sh" "$E2E_ROOT/tmp/install.sh"
+	# shellcheck disable=SC2016
+	root_start SSHBOOT_RELEASES_URL=http://127.0.0.1:1 SSH_PORT="$port" RUNPOD_PUBLIC_IP=127.0.0.1 \
+		RUNPOD_TCP_PORT_22="$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" -- /bin/sh -c \
+		'exec sh -c "$(cat /tmp/install.sh)" install.sh run -- sh -c "while [ ! -e /tmp/stop ]; do sleep 0.1; done; exit 3"'
+	wait_for_connect_block 60
+	grep -q "is installed already" "$E2E_ERR" || fail "no 'is installed already' on stderr$(_e2e_dump)"
+	run -0 "${cmd[@]}" true
+	touch "$E2E_ROOT/tmp/stop"
+	sshboot_wait_exit 20
+	assert_equal "$E2E_STATUS" 3
 }

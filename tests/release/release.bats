@@ -74,9 +74,10 @@ require_emulation() {
 	fi
 }
 
-@test "release.sh puts both binaries, install.sh, SHA256SUMS and its signature in dist/" {
+@test "release.sh puts both binaries, install.sh, SHA256SUMS, its signature and the public key in dist/" {
 	run -0 ls "$DIST"
-	assert_output "$(printf '%s\n' SHA256SUMS SHA256SUMS.minisig install.sh sshboot-linux-aarch64 sshboot-linux-x86_64)"
+	assert_output "$(printf '%s\n' SHA256SUMS SHA256SUMS.minisig install.sh sshboot-linux-aarch64 sshboot-linux-x86_64 sshboot.pub)"
+	assert_equal "$(sed -n 2p "$DIST/sshboot.pub")" "$(sed -n 2p "$BATS_FILE_TMPDIR/minisign.pub")"
 	# install.sh is the template with the release's public key filled in.
 	run -0 grep -x "sshboot_release_pubkey=$(sed -n 2p "$BATS_FILE_TMPDIR/minisign.pub")" "$DIST/install.sh"
 	run -0 diff <(sed 's/^sshboot_release_pubkey=.*/sshboot_release_pubkey=/' "$DIST/install.sh") \
@@ -105,7 +106,8 @@ require_emulation() {
 
 @test "SHA256SUMS lists every file in sha256sum format and verifies with sha256sum -c" {
 	run -0 cat "$DIST/SHA256SUMS"
-	assert_equal "${#lines[@]}" 3
+	assert_equal "${#lines[@]}" 4
+	assert_line --regexp '^[0-9a-f]{64}  sshboot\.pub$'
 	assert_line --regexp '^[0-9a-f]{64}  install\.sh$'
 	assert_line --regexp '^[0-9a-f]{64}  sshboot-linux-aarch64$'
 	assert_line --regexp '^[0-9a-f]{64}  sshboot-linux-x86_64$'

@@ -13,10 +13,10 @@ packages=(
 	curl shellcheck clang-format clang
 	procps iproute2 python3 python3-yaml binutils util-linux
 	bindfs fusefat dosfstools strace
-	# scripts/release.sh and the release tier: the aarch64 cross build (arm64
-	# multiarch libraries), qemu-user to run it, minisign to sign.
+	# scripts/release.sh and the release tier: the aarch64 cross build and its
+	# unit tests (arm64 multiarch libraries), qemu-user to run them, minisign.
 	g++-aarch64-linux-gnu binutils-aarch64-linux-gnu
-	libsodium-dev:arm64 libboost-program-options-dev:arm64 libcrypt-dev:arm64
+	libsodium-dev:arm64 libboost-program-options-dev:arm64 libcrypt-dev:arm64 libgtest-dev:arm64
 	qemu-user-static binfmt-support minisign
 )
 

@@ -199,8 +199,11 @@ done
 pubkey=
 if [[ -n ${SSHBOOT_MINISIGN_KEY:-} ]]; then
 	pw_file=${SSHBOOT_MINISIGN_PASSWORD_FILE:-/dev/null}
-	minisign -R -s "$SSHBOOT_MINISIGN_KEY" -p "$work/minisign.pub" <"$pw_file" >/dev/null 2>&1 ||
+	rm -f "$work/minisign.pub"
+	minisign -R -s "$SSHBOOT_MINISIGN_KEY" -p "$work/minisign.pub" <"$pw_file" >"$work/minisign.log" 2>&1 || {
+		cat "$work/minisign.log" >&2
 		sb_die "minisign could not read the public key from $SSHBOOT_MINISIGN_KEY (wrong password file?)"
+	}
 	pubkey=$(sed -n 2p "$work/minisign.pub")
 	[[ $pubkey =~ ^[A-Za-z0-9+/=]+$ ]] || sb_die "unexpected public key in $work/minisign.pub"
 	printf 'untrusted comment: minisign public key of the sshboot releases\n%s\n' "$pubkey" >"$out/sshboot.pub"

@@ -39,6 +39,9 @@ teardown() {
 	if [[ -s $BATS_TEST_TMPDIR/images ]]; then
 		xargs -r podman rmi -f <"$BATS_TEST_TMPDIR/images" >/dev/null 2>&1 || true
 	fi
+	if [[ -s $BATS_TEST_TMPDIR/pids-to-kill ]]; then
+		xargs -r kill <"$BATS_TEST_TMPDIR/pids-to-kill" 2>/dev/null || true
+	fi
 	e2e_teardown
 }
 
@@ -334,6 +337,49 @@ kube_teardown() {
 		-f docker/Dockerfile -t "$tag-bad" "$ctx"
 	assert_failure
 	assert_output --partial 'FAILED'
+}
+
+@test "a stock image without sshd started with install.sh run installs it, logs in with the printed command and exits with COMMAND's code" {
+	img_fail_or_skip_unless_usable
+	# The stock image: Debian with curl but no OpenSSH (the install tests' root).
+	local tar=$E2E_CACHE/root-install.tar stock=localhost/sshboot-test-stock:nossh
+	sb_debian_root_tar "$tar" curl,ca-certificates,procps,passwd,minisign,wget
+	podman image exists "$stock" || podman import -q "$tar" "$stock" >/dev/null
+	# A release on loopback, made by release.sh from the tested binary.
+	local www=$BATS_TEST_TMPDIR/www http_port
+	run -0 bash "$E2E_REPO/scripts/release.sh" 0.1.0 --arch x86_64 --use-binary "x86_64=$E2E_SSHBOOT" \
+		--out "$www/latest/download" --work "$BATS_TEST_TMPDIR/release-work"
+	http_port=$(free_port)
+	python3 -m http.server --bind 127.0.0.1 --directory "$www" "$http_port" >/dev/null 2>&1 3>&- &
+	echo $! >>"$BATS_TEST_TMPDIR/pids-to-kill"
+	local i
+	for ((i = 0; i < 100; i++)); do
+		sb_port_in_use "$http_port" && break
+		sleep 0.1
+	done
+	local port t0 t1
+	port=$(free_port)
+	CONTAINER=sshboot-e2e-$$-$RANDOM
+	echo "$CONTAINER" >>"$BATS_TEST_TMPDIR/containers"
+	t0=$(date +%s%3N)
+	# The README's docker run one-liner, with the release URL on loopback.
+	# shellcheck disable=SC2016
+	podman run -d --name "$CONTAINER" --network host \
+		-e SSH_PORT="$port" -e SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" \
+		-e RUNPOD_PUBLIC_IP=127.0.0.1 -e RUNPOD_TCP_PORT_22="$port" \
+		-e SSHBOOT_RELEASES_URL="http://127.0.0.1:$http_port" \
+		--entrypoint sh "$stock" -c \
+		'exec sh -c "$(curl -fsSL "$SSHBOOT_RELEASES_URL/latest/download/install.sh")" install.sh run -- sh -c "while [ ! -e /tmp/stop ]; do sleep 0.1; done; exit 5"' \
+		>/dev/null
+	img_wait_connect "$CONTAINER" 300
+	t1=$(date +%s%3N)
+	echo "# stock image + install.sh run: start to connect command $((t1 - t0)) ms (download, apt-get installs openssh-server)" >&3
+	run -0 img_connect_command "$CONTAINER"
+	assert_output "ssh root@127.0.0.1 -p $port"
+	run -0 img_run_printed "$CONTAINER" 'cat /proc/1/comm; touch /tmp/stop'
+	assert_line sshboot
+	run -0 podman wait "$CONTAINER"
+	assert_output 5
 }
 
 @test "the Kubernetes manifest runs with podman kube play and the key from its Secret logs in" {

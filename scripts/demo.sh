@@ -10,7 +10,7 @@
 # Port: $SSHBOOT_DEMO_PORT, else 2222 when free, else a free port.
 #
 # Runs the image with podman (host networking). The image comes from
-# docker/debian.Dockerfile when it exists, else from a Debian root made with
+# docker/Dockerfile when it exists, else from a Debian root made with
 # mmdebstrap plus the built binary. Without a working podman, the same root
 # runs in its own PID namespace with unshare + chroot.
 set -euo pipefail
@@ -25,7 +25,7 @@ DEMO=$BUILD/demo
 NAME=sshboot-demo
 IMAGE=localhost/sshboot-demo:latest
 BASE_IMAGE=localhost/debian-base:bookworm
-DOCKERFILE=${SSHBOOT_DEMO_DOCKERFILE:-docker/debian.Dockerfile}
+DOCKERFILE=${SSHBOOT_DEMO_DOCKERFILE:-docker/Dockerfile}
 ROOT_TAR=$BUILD/e2e/root.tar
 export CONTAINERS_CONF=$DEMO/containers.conf
 

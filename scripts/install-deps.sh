@@ -13,6 +13,11 @@ packages=(
 	curl shellcheck clang-format clang
 	procps iproute2 python3 python3-yaml binutils util-linux
 	bindfs fusefat dosfstools strace
+	# scripts/release.sh and the release tier: the aarch64 cross build and its
+	# unit tests (arm64 multiarch libraries), qemu-user to run them, minisign.
+	g++-aarch64-linux-gnu binutils-aarch64-linux-gnu
+	libsodium-dev:arm64 libboost-program-options-dev:arm64 libcrypt-dev:arm64 libgtest-dev:arm64
+	qemu-user-static binfmt-support minisign
 )
 
 missing=()
@@ -33,6 +38,9 @@ if ((EUID != 0)); then
 fi
 
 echo "install-deps: installing ${missing[*]}"
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+	dpkg --add-architecture arm64
+fi
 export DEBIAN_FRONTEND=noninteractive
 apt_opts=(-y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
 apt-get -q update </dev/null

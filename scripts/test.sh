@@ -10,7 +10,9 @@
 # Tiers: format, lint, unit, e2e (on the static build in $SSHBOOT_BUILD_DIR);
 # sanitize (an ASan+UBSan build in build-sanitize: the unit tests and a smoke
 # subset of the e2e tests on it); fuzz (the libFuzzer targets built with
-# clang in build-fuzz, each run for FUZZ_SECONDS).
+# clang in build-fuzz, each run for FUZZ_SECONDS); release (scripts/release.sh
+# for x86_64 and aarch64, twice, compared byte for byte; the aarch64 binary
+# under qemu-user up to a key login into an arm64 Debian root: tests/release).
 #
 # A tier that cannot run here (not root, a tool missing) is skipped with the
 # reason; with CI=true it counts as a failure instead.
@@ -28,7 +30,7 @@ source scripts/lib/common.sh
 
 BUILD=$SSHBOOT_BUILD_DIR
 JOBS=${JOBS:-$(nproc)}
-ALL_TIERS=(format lint unit e2e sanitize fuzz)
+ALL_TIERS=(format lint unit e2e sanitize fuzz release)
 
 passed=0
 failed=0
@@ -286,6 +288,27 @@ tier_fuzz() {
 		rm -rf "$work"
 	done
 	record fuzz "$ok" "$bad" 0 "executions: ${notes[*]}"
+}
+
+tier_release() {
+	banner "release: both architectures built twice, the aarch64 binary under qemu-user"
+	local why start=$SECONDS
+	if ! why=$(need_tools bats readelf sha256sum minisign); then
+		unavailable release "$why"
+		return
+	fi
+	local files=() log=$BUILD/release.tap
+	mapfile -t files < <(find tests/release -maxdepth 1 -name '*.bats' | sort)
+	SSHBOOT_BUILD_DIR=$(cd "$BUILD" && pwd) bats --formatter tap --timing "${files[@]}" 2>&1 | tee "$log"
+	local ok not_ok skips
+	ok=$(grep -cE '^ok ' "$log")
+	not_ok=$(grep -cE '^not ok ' "$log")
+	skips=$(grep -cE '^ok .* # skip' "$log")
+	if grep -q '^bats warning: Executed' "$log"; then
+		not_ok=$((not_ok + 1))
+		echo "bats ran fewer tests than planned (a setup_file failed)" >&2
+	fi
+	record release "$((ok - skips))" "$not_ok" "$skips" "$((SECONDS - start))s; figures in $BUILD/release-test/figures.txt"
 }
 
 main() {

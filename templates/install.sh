@@ -2,21 +2,42 @@
 # sshboot installer: puts sshboot (and OpenSSH's server when it is missing)
 # on this machine or image.
 #
-#   curl -fsSL <release-url>/install.sh | sh -s -- install
+#   curl -fsSL https://github.com/sshboot/sshboot/releases/latest/download/install.sh | sh -s -- install
 #       in an image build step: installs sshboot and sshd, no host keys baked in
-#   curl -fsSL <release-url>/install.sh | sh -s -- password [ARGS]
+#   curl -fsSL .../install.sh | sh -s -- password [ARGS]
 #       in a running container: installs, then runs `sshboot password ARGS`
+#   sh -c "$(curl -fsSL .../install.sh)" install.sh run [-- COMMAND [ARG...]]
+#       as a stock image's start command: installs, then becomes sshboot (PID 1
+#       when the start command execs it) running COMMAND
 #
 # Environment:
-#   SSHBOOT_BASE_URL     where sshboot-linux-<arch> and SHA256SUMS are downloaded
-#                        from (default: the latest release)
+#   SSHBOOT_VERSION      install this release (e.g. 0.2.0) instead of the latest
+#   SSHBOOT_BASE_URL     where sshboot-linux-<arch>, SHA256SUMS and
+#                        SHA256SUMS.minisig are downloaded from (default: the
+#                        release's download URL, see SSHBOOT_RELEASES_URL)
+#   SSHBOOT_RELEASES_URL the project's releases (default
+#                        https://github.com/sshboot/sshboot/releases): the
+#                        latest is <it>/latest/download, version X is
+#                        <it>/download/vX
+#   SSHBOOT_MINISIGN_PUBKEY  the minisign public key SHA256SUMS is signed with
+#                        (default: the key of the release this script came with)
+#   SSHBOOT_REQUIRE_SIGNATURE=1  refuse to install unless SHA256SUMS's
+#                        signature is published and verified with minisign
 #   SSHBOOT_INSTALL_DIR  where the binary goes (default /usr/local/bin)
 #
-# Nothing is installed unless the download succeeded and its SHA-256 matches.
+# Nothing is installed unless the download succeeded and its SHA-256 matches
+# SHA256SUMS; when a signature of SHA256SUMS is published and minisign is
+# installed, SHA256SUMS must verify against the public key as well.
 set -eu
 
-SSHBOOT_BASE_URL=${SSHBOOT_BASE_URL:-https://github.com/sshboot/sshboot/releases/latest/download}
+# Filled in by scripts/release.sh when it signs a release.
+sshboot_release_pubkey=
+
+SSHBOOT_RELEASES_URL=${SSHBOOT_RELEASES_URL:-https://github.com/sshboot/sshboot/releases}
+SSHBOOT_VERSION=${SSHBOOT_VERSION:-}
 SSHBOOT_INSTALL_DIR=${SSHBOOT_INSTALL_DIR:-/usr/local/bin}
+SSHBOOT_MINISIGN_PUBKEY=${SSHBOOT_MINISIGN_PUBKEY:-$sshboot_release_pubkey}
+SSHBOOT_REQUIRE_SIGNATURE=${SSHBOOT_REQUIRE_SIGNATURE:-0}
 
 say() { printf 'sshboot-install: %s\n' "$*" >&2; }
 die() {
@@ -28,6 +49,7 @@ usage() {
 	cat >&2 <<-'USAGE'
 		usage: install.sh install
 		       install.sh password [--generate | --stdin] [--user USER] [--hash sha512|yescrypt]
+		       install.sh run [-- COMMAND [ARG...]]
 	USAGE
 	exit 2
 }
@@ -91,8 +113,59 @@ sha256_of() {
 	fi
 }
 
+# base_url: where this release's files are.
+base_url() {
+	if [ -n "${SSHBOOT_BASE_URL:-}" ]; then
+		SSHBOOT_BASE_URL=${SSHBOOT_BASE_URL%/}
+		return 0
+	fi
+	SSHBOOT_RELEASES_URL=${SSHBOOT_RELEASES_URL%/}
+	if [ -z "$SSHBOOT_VERSION" ]; then
+		SSHBOOT_BASE_URL=$SSHBOOT_RELEASES_URL/latest/download
+		return 0
+	fi
+	version=${SSHBOOT_VERSION#v}
+	case $version in
+	*[!0-9A-Za-z.-]* | "" | [!0-9]*)
+		die "SSHBOOT_VERSION=$SSHBOOT_VERSION is not a version like 0.2.0"
+		;;
+	esac
+	SSHBOOT_BASE_URL=$SSHBOOT_RELEASES_URL/download/v$version
+}
+
+# verify_signature DIR: check DIR/SHA256SUMS against its published signature.
+verify_signature() {
+	if ! download "$SSHBOOT_BASE_URL/SHA256SUMS.minisig" "$1/SHA256SUMS.minisig" 2>/dev/null; then
+		rm -f "$1/SHA256SUMS.minisig"
+		if [ "$SSHBOOT_REQUIRE_SIGNATURE" = 1 ]; then
+			die "no SHA256SUMS.minisig at $SSHBOOT_BASE_URL and SSHBOOT_REQUIRE_SIGNATURE=1; nothing was installed"
+		fi
+		say "no signature published beside SHA256SUMS: checking SHA-256 only"
+		return 0
+	fi
+	if ! command -v minisign >/dev/null 2>&1; then
+		if [ "$SSHBOOT_REQUIRE_SIGNATURE" = 1 ]; then
+			die "SSHBOOT_REQUIRE_SIGNATURE=1 but minisign is not installed; nothing was installed"
+		fi
+		say "minisign is not installed: the signature of SHA256SUMS is not checked (SHA-256 only)"
+		return 0
+	fi
+	if [ -z "$SSHBOOT_MINISIGN_PUBKEY" ]; then
+		if [ "$SSHBOOT_REQUIRE_SIGNATURE" = 1 ]; then
+			die "SSHBOOT_REQUIRE_SIGNATURE=1 but no public key is known (set SSHBOOT_MINISIGN_PUBKEY); nothing was installed"
+		fi
+		say "no minisign public key known (set SSHBOOT_MINISIGN_PUBKEY): the signature is not checked"
+		return 0
+	fi
+	if ! minisign -V -q -P "$SSHBOOT_MINISIGN_PUBKEY" -m "$1/SHA256SUMS" -x "$1/SHA256SUMS.minisig" </dev/null >/dev/null 2>&1; then
+		die "the signature of SHA256SUMS does not verify with key $SSHBOOT_MINISIGN_PUBKEY (a tampered or foreign release?); nothing was installed"
+	fi
+	say "SHA256SUMS: minisign signature verified"
+}
+
 install_sshboot() {
 	detect_arch
+	base_url
 	asset=sshboot-linux-$arch
 	tmp_dir=$(mktemp -d "${TMPDIR:-/tmp}/sshboot-install.XXXXXX")
 	say "downloading $asset from $SSHBOOT_BASE_URL"
@@ -100,6 +173,7 @@ install_sshboot() {
 		die "download of $SSHBOOT_BASE_URL/$asset failed; nothing was installed"
 	download "$SSHBOOT_BASE_URL/SHA256SUMS" "$tmp_dir/SHA256SUMS" ||
 		die "download of $SSHBOOT_BASE_URL/SHA256SUMS failed; nothing was installed"
+	verify_signature "$tmp_dir"
 	expected=$(awk -v f="$asset" '$2 == f || $2 == "*" f { print $1; exit }' "$tmp_dir/SHA256SUMS")
 	[ -n "$expected" ] || die "SHA256SUMS has no line for $asset; nothing was installed"
 	actual=$(sha256_of "$tmp_dir/$asset") || die "no sha256sum, shasum or openssl to verify the download"
@@ -121,6 +195,14 @@ have_sshd() {
 	command -v sshd >/dev/null 2>&1
 }
 
+# quietly COMMAND...: run a package manager; its output is shown only when it fails.
+quietly() {
+	if ! "$@" </dev/null >"$tmp_dir/packages.log" 2>&1; then
+		cat "$tmp_dir/packages.log" >&2
+		return 1
+	fi
+}
+
 list_host_keys() {
 	for k in /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub; do
 		[ -e "$k" ] && echo "$k"
@@ -135,23 +217,23 @@ install_openssh() {
 	say "installing OpenSSH's server"
 	keys_before=$(list_host_keys)
 	if command -v apt-get >/dev/null 2>&1; then
-		DEBIAN_FRONTEND=noninteractive apt-get update -q </dev/null >&2
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssh-server </dev/null >&2
+		quietly env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+			quietly env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssh-server
 	elif command -v dnf >/dev/null 2>&1; then
-		dnf install -y openssh-server </dev/null >&2
+		quietly dnf install -y openssh-server
 	elif command -v yum >/dev/null 2>&1; then
-		yum install -y openssh-server </dev/null >&2
+		quietly yum install -y openssh-server
 	elif command -v apk >/dev/null 2>&1; then
-		apk add --no-cache openssh-server </dev/null >&2
+		quietly apk add --no-cache openssh-server
 	elif command -v zypper >/dev/null 2>&1; then
-		zypper --non-interactive install openssh-server </dev/null >&2
+		quietly zypper --non-interactive install openssh-server
 	else
 		die "no apt-get, dnf, yum, apk or zypper: install OpenSSH's server yourself"
-	fi
+	fi || die "installing OpenSSH's server failed (the package manager's output is above)"
 	have_sshd || die "the package manager ran but sshd is still missing"
 	# Host keys the package just created would be baked into the image (and
 	# shared by every container made from it): sshboot makes its own.
-	if [ "$mode" = install ]; then
+	if [ "$mode" != password ]; then
 		for k in $(list_host_keys); do
 			case "
 $keys_before
@@ -186,6 +268,34 @@ password)
 	*" --stdin "*) exec "$SSHBOOT_INSTALL_DIR/sshboot" password "$@" ;;
 	esac
 	exec "$SSHBOOT_INSTALL_DIR/sshboot" password "$@" <"$(tty_or_null)"
+	;;
+run)
+	# run [-- COMMAND [ARG...]]: become sshboot, running COMMAND.
+	if [ $# -gt 0 ]; then
+		[ "$1" = -- ] || usage
+		shift
+	fi
+	need_root
+	# A restarted container runs its start command again: keep what the
+	# first start installed (the pinned version, if one is asked for).
+	installed=
+	if [ -x "$SSHBOOT_INSTALL_DIR/sshboot" ]; then
+		installed=$("$SSHBOOT_INSTALL_DIR/sshboot" --version </dev/null 2>/dev/null | awk '{ print $2 }') || installed=
+	fi
+	if [ -n "$installed" ] && { [ -z "$SSHBOOT_VERSION" ] || [ "$installed" = "${SSHBOOT_VERSION#v}" ]; }; then
+		say "sshboot $installed is installed already"
+		tmp_dir=$(mktemp -d "${TMPDIR:-/tmp}/sshboot-install.XXXXXX")
+	else
+		install_sshboot
+	fi
+	install_openssh
+	cleanup
+	tmp_dir=
+	trap - EXIT INT TERM
+	if [ $# -gt 0 ]; then
+		exec "$SSHBOOT_INSTALL_DIR/sshboot" -- "$@"
+	fi
+	exec "$SSHBOOT_INSTALL_DIR/sshboot"
 	;;
 -h | --help | help) usage ;;
 *) usage ;;

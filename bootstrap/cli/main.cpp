@@ -10,6 +10,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/settings.hpp"
+#include "cli/version.hpp"
 #include "run/run.hpp"
 #include "util/log.hpp"
 
@@ -54,7 +55,7 @@ int main(int argc, char** argv) {
                 std::fputs(help_text().c_str(), stdout);
                 return 0;
             case Command::Version:
-                std::puts("sshboot " SSHBOOT_VERSION);
+                std::puts(version_line().c_str());
                 return 0;
             case Command::Run:
                 break;

@@ -14,14 +14,17 @@ sb_die() {
 	exit 1
 }
 
-# sb_debian_root_tar PATH [PACKAGES]: build a minimal Debian bookworm root
-# tarball at PATH with mmdebstrap unless it already exists, with PACKAGES (a
-# comma-separated list; default $SSHBOOT_ROOT_PACKAGES, empty for none).
-# Concurrent callers wait on a lock; the tarball appears atomically.
+# sb_debian_root_tar PATH [PACKAGES [ARCH]]: build a minimal Debian bookworm
+# root tarball at PATH with mmdebstrap unless it already exists, with PACKAGES
+# (a comma-separated list; default $SSHBOOT_ROOT_PACKAGES, empty for none),
+# for Debian architecture ARCH (default the machine's; another one, e.g.
+# arm64, needs qemu-user with binfmt). Concurrent callers wait on a lock; the
+# tarball appears atomically.
 sb_debian_root_tar() {
-	local tar=$1 packages=${2-$SSHBOOT_ROOT_PACKAGES}
+	local tar=$1 packages=${2-$SSHBOOT_ROOT_PACKAGES} arch=${3:-}
 	local include=()
 	[[ -n $packages ]] && include=(--include="$packages")
+	[[ -n $arch ]] && include+=(--arch="$arch")
 	mkdir -p "$(dirname "$tar")"
 	[[ -s $tar ]] && return 0
 	(

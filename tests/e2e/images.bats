@@ -1,9 +1,11 @@
 #!/usr/bin/env bats
 # The images under docker/ and the platform templates under templates/, built
-# and run for real with podman. The PyTorch and CUDA bases are replaced by a
-# local Debian base (there is no registry here): what is tested is the
-# Dockerfiles' own work (the builder stage compiling sshboot, the runtime
-# stage adding OpenSSH and the binary) and how the containers behave.
+# and run for real with podman, each variant of docker-bake.hcl built from
+# docker/Dockerfile with the bake target's build arguments. The PyTorch and
+# CUDA bases are replaced by a local Debian base (there is no registry here):
+# what is tested is the Dockerfile's own work (the builder stage compiling
+# sshboot, the runtime stage adding OpenSSH and the binary) and how the
+# containers behave; the bake file itself is checked as text.
 
 load test_helper
 load images_helper
@@ -34,46 +36,67 @@ setup() {
 teardown() {
 	kube_teardown
 	img_teardown
+	if [[ -s $BATS_TEST_TMPDIR/images ]]; then
+		xargs -r podman rmi -f <"$BATS_TEST_TMPDIR/images" >/dev/null 2>&1 || true
+	fi
+	if [[ -s $BATS_TEST_TMPDIR/pids-to-kill ]]; then
+		xargs -r kill <"$BATS_TEST_TMPDIR/pids-to-kill" 2>/dev/null || true
+	fi
 	e2e_teardown
 }
 
-# --- the Dockerfiles as text ----------------------------------------------------
+# --- the Dockerfile and the bake file as text ------------------------------------
 
-@test "every Dockerfile under docker/ is one this file builds and tests" {
-	local found expected
-	found=$(find "$E2E_REPO/docker" -maxdepth 1 -name '*.Dockerfile' -printf '%f\n' | sed 's/\.Dockerfile$//' | sort)
-	expected=$(printf '%s\n' "${IMG_VARIANTS[@]}" | sort)
-	[[ $found == "$expected" ]] || fail "docker/ has: $found; images.bats tests: $expected"
+@test "docker/ has one Dockerfile and docker-bake.hcl's default targets are the variants this file builds" {
+	run -0 find "$E2E_REPO/docker" -maxdepth 1 -type f -iname '*dockerfile*' -printf '%f\n'
+	assert_output Dockerfile
+	run -0 python3 "$E2E_REPO/tests/e2e/bake_print.py" "$E2E_REPO/docker-bake.hcl"
+	local targets
+	targets=$(python3 -c 'import json,sys; print(" ".join(sorted(json.load(sys.stdin)["target"])))' <<<"$output")
+	assert_equal "$targets" "$(printf '%s\n' "${IMG_VARIANTS[@]}" | sort | xargs)"
 }
 
-@test "every Dockerfile takes BASE_IMAGE and BUILDER_IMAGE with the documented defaults and ends with the sshboot entrypoint" {
-	run python3 - "$E2E_REPO/docker" "${IMG_VARIANTS[@]}" <<-'PY'
-		import re, sys
-		root, variants = sys.argv[1], sys.argv[2:]
-		defaults = {
+@test "every bake target builds docker/Dockerfile for linux/amd64 and linux/arm64 from its documented base, labelled MIT" {
+	run python3 - "$E2E_REPO" <<-'PY'
+		import json, re, subprocess, sys
+		repo = sys.argv[1]
+		bake = json.loads(subprocess.check_output(
+		    ["python3", f"{repo}/tests/e2e/bake_print.py", f"{repo}/docker-bake.hcl"]))
+		bases = {
 		    "pytorch": r"pytorch/pytorch:[0-9.]+-cuda[0-9.]+-cudnn[0-9]+-runtime",
 		    "cuda": r"nvidia/cuda:[0-9.]+-cudnn-runtime-ubuntu22\.04",
 		    "debian": r"debian:bookworm(-slim)?",
 		}
-		builders = {}
-		for v in variants:
-		    lines = [l.strip() for l in open(f"{root}/{v}.Dockerfile")]
-		    code = [l for l in lines if l and not l.startswith("#")]
-		    args = dict(m.groups() for l in code if (m := re.match(r"ARG (\w+)=(\S+)$", l)))
-		    assert re.fullmatch(defaults[v], args.get("BASE_IMAGE", "")), f"{v}: BASE_IMAGE default {args.get('BASE_IMAGE')}"
-		    assert args.get("BUILDER_IMAGE", "").startswith("debian:"), f"{v}: BUILDER_IMAGE default {args.get('BUILDER_IMAGE')}"
-		    assert "FROM ${BUILDER_IMAGE} AS builder" in code, f"{v}: no builder stage FROM ${{BUILDER_IMAGE}}"
-		    assert "FROM ${BASE_IMAGE}" in code, f"{v}: no runtime stage FROM ${{BASE_IMAGE}}"
-		    assert code[-1] == 'ENTRYPOINT ["/usr/local/bin/sshboot"]', f"{v}: ends with {code[-1]}"
-		    assert "EXPOSE 22" in code, f"{v}: no EXPOSE 22"
-		    text = open(f"{root}/{v}.Dockerfile").read()
-		    builders[v] = text.split("FROM ${BUILDER_IMAGE} AS builder", 1)[1].split("\nFROM ", 1)[0]
-		# One builder stage, word for word, so a builder's layer cache serves
-		# every variant.
-		assert len(set(builders.values())) == 1, "the builder stages differ between Dockerfiles"
+		lines = [l.strip() for l in open(f"{repo}/docker/Dockerfile")]
+		code = [l for l in lines if l and not l.startswith("#")]
+		declared = {m.group(1) for l in code if (m := re.match(r"ARG (\w+)", l))}
+		for name, t in bake["target"].items():
+		    assert t["context"] == ".", (name, t["context"])
+		    assert t["dockerfile"] == "docker/Dockerfile", (name, t["dockerfile"])
+		    assert sorted(t["platforms"]) == ["linux/amd64", "linux/arm64"], (name, t["platforms"])
+		    args = t["args"]
+		    assert re.fullmatch(bases[name], args["BASE_IMAGE"]), (name, args["BASE_IMAGE"])
+		    assert args["VARIANT"] == name, (name, args["VARIANT"])
+		    assert args["SSHBOOT_LICENSE"] == "MIT"
+		    assert args["BUILDER_IMAGE"].startswith("debian:"), args["BUILDER_IMAGE"]
+		    assert args["SSHBOOT_BINARY"] in ("source", "release"), args["SSHBOOT_BINARY"]
+		    unknown = set(args) - declared
+		    assert not unknown, f"{name}: build args the Dockerfile does not declare: {unknown}"
+		    assert all(tag.split(":")[0].endswith(f"/sshboot-{name}") for tag in t["tags"]), t["tags"]
+		# The Dockerfile's own defaults are the Debian variant.
+		defaults = dict(m.groups() for l in code if (m := re.match(r"ARG (\w+)=(\S+)$", l)))
+		assert re.fullmatch(bases["debian"], defaults["BASE_IMAGE"]), defaults["BASE_IMAGE"]
+		assert defaults["SSHBOOT_LICENSE"] == "MIT"
+		assert "FROM ${BUILDER_IMAGE} AS binary-source" in code
+		assert "FROM ${BUILDER_IMAGE} AS binary-release" in code
+		assert "FROM binary-${SSHBOOT_BINARY} AS builder" in code
+		assert "FROM ${BASE_IMAGE}" in code
+		assert code[-1] == 'ENTRYPOINT ["/usr/local/bin/sshboot"]', code[-1]
+		assert "EXPOSE 22" in code
 		print("ok")
 	PY
 	assert_success
+	assert_output ok
 }
 
 @test "the build context keeps build trees and .git out and has what the builder copies" {
@@ -102,7 +125,8 @@ teardown() {
 check_metadata() {
 	img_require "$1"
 	run -0 podman run --rm --network host "$IMAGE" --version
-	local version=${output#sshboot }
+	local version
+	version=$(awk '{ print $2 }' <<<"$output")
 	run -0 podman image inspect --format '{{json .Config}}' "$IMAGE"
 	run python3 - "$output" "$1" "$version" "$IMG_BASE" <<-'PY'
 		import json, sys
@@ -114,6 +138,7 @@ check_metadata() {
 		for name in ("title", "description", "source", "licenses", "version", "base.name"):
 		    assert f"org.opencontainers.image.{name}" in labels, f"no label {name}"
 		assert labels["org.opencontainers.image.title"] == f"sshboot-{variant}"
+		assert labels["org.opencontainers.image.licenses"] == "MIT", labels["org.opencontainers.image.licenses"]
 		assert labels["org.opencontainers.image.version"] == version, (labels["org.opencontainers.image.version"], version)
 		assert labels["org.opencontainers.image.base.name"] == base
 		print("ok")
@@ -286,6 +311,75 @@ kube_teardown() {
 	podman secret rm "$KUBE_NAME-keys" >/dev/null 2>&1 || true
 	podman volume rm -f "$KUBE_NAME-keys" "$KUBE_NAME-state" >/dev/null 2>&1 || true
 	KUBE_NAME=
+}
+
+@test "SSHBOOT_BINARY=release takes the binary from a dist/ made by release.sh, checked against SHA256SUMS, and compiles nothing" {
+	img_require debian
+	local ctx=$BATS_TEST_TMPDIR/context tag=localhost/sshboot-test-release:probe
+	mkdir -p "$ctx/docker"
+	cp -a "$E2E_REPO/docker/Dockerfile" "$ctx/docker/"
+	cp -a "$E2E_REPO/CMakeLists.txt" "$E2E_REPO/cmake" "$E2E_REPO/bootstrap" "$E2E_REPO/templates" "$ctx/"
+	run -0 bash "$E2E_REPO/scripts/release.sh" 0.1.0 --arch x86_64 --use-binary "x86_64=$E2E_SSHBOOT" \
+		--out "$ctx/dist" --work "$BATS_TEST_TMPDIR/release-work"
+	local args=()
+	mapfile -t args < <(img_build_args debian)
+	run podman build --network=host --layers "${args[@]}" --build-arg SSHBOOT_BINARY=release \
+		-f docker/Dockerfile -t "$tag" "$ctx"
+	echo "$tag" >>"$BATS_TEST_TMPDIR/images"
+	assert_success
+	refute_output --partial 'cmake --build'
+	assert_output --partial 'sshboot-linux-x86_64: OK'
+	cmp <(podman run --rm --network host --entrypoint /bin/cat "$tag" /usr/local/bin/sshboot) "$ctx/dist/sshboot-linux-x86_64"
+	# A binary that does not match SHA256SUMS stops the build.
+	printf 'x' >>"$ctx/dist/sshboot-linux-x86_64"
+	echo "$tag-bad" >>"$BATS_TEST_TMPDIR/images"
+	run podman build --network=host --layers "${args[@]}" --build-arg SSHBOOT_BINARY=release \
+		-f docker/Dockerfile -t "$tag-bad" "$ctx"
+	assert_failure
+	assert_output --partial 'FAILED'
+}
+
+@test "a stock image without sshd started with install.sh run installs it, logs in with the printed command and exits with COMMAND's code" {
+	img_fail_or_skip_unless_usable
+	# The stock image: Debian with curl but no OpenSSH (the install tests' root).
+	local tar=$E2E_CACHE/root-install.tar stock=localhost/sshboot-test-stock:nossh
+	sb_debian_root_tar "$tar" curl,ca-certificates,procps,passwd,minisign,wget
+	podman image exists "$stock" || podman import -q "$tar" "$stock" >/dev/null
+	# A release on loopback, made by release.sh from the tested binary.
+	local www=$BATS_TEST_TMPDIR/www http_port
+	run -0 bash "$E2E_REPO/scripts/release.sh" 0.1.0 --arch x86_64 --use-binary "x86_64=$E2E_SSHBOOT" \
+		--out "$www/latest/download" --work "$BATS_TEST_TMPDIR/release-work"
+	http_port=$(free_port)
+	python3 -m http.server --bind 127.0.0.1 --directory "$www" "$http_port" >/dev/null 2>&1 3>&- &
+	echo $! >>"$BATS_TEST_TMPDIR/pids-to-kill"
+	local i
+	for ((i = 0; i < 100; i++)); do
+		sb_port_in_use "$http_port" && break
+		sleep 0.1
+	done
+	local port t0 t1
+	port=$(free_port)
+	CONTAINER=sshboot-e2e-$$-$RANDOM
+	echo "$CONTAINER" >>"$BATS_TEST_TMPDIR/containers"
+	t0=$(date +%s%3N)
+	# The README's docker run one-liner, with the release URL on loopback.
+	# shellcheck disable=SC2016
+	podman run -d --name "$CONTAINER" --network host \
+		-e SSH_PORT="$port" -e SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" \
+		-e RUNPOD_PUBLIC_IP=127.0.0.1 -e RUNPOD_TCP_PORT_22="$port" \
+		-e SSHBOOT_RELEASES_URL="http://127.0.0.1:$http_port" \
+		--entrypoint sh "$stock" -c \
+		'exec sh -c "$(curl -fsSL "$SSHBOOT_RELEASES_URL/latest/download/install.sh")" install.sh run -- sh -c "while [ ! -e /tmp/stop ]; do sleep 0.1; done; exit 5"' \
+		>/dev/null
+	img_wait_connect "$CONTAINER" 300
+	t1=$(date +%s%3N)
+	echo "# stock image + install.sh run: start to connect command $((t1 - t0)) ms (download, apt-get installs openssh-server)" >&3
+	run -0 img_connect_command "$CONTAINER"
+	assert_output "ssh root@127.0.0.1 -p $port"
+	run -0 img_run_printed "$CONTAINER" 'cat /proc/1/comm; touch /tmp/stop'
+	assert_line sshboot
+	run -0 podman wait "$CONTAINER"
+	assert_output 5
 }
 
 @test "the Kubernetes manifest runs with podman kube play and the key from its Secret logs in" {

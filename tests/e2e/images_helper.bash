@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Helpers for images.bats: build every Dockerfile under docker/ with podman
-# against a local Debian base, start containers from the images with host
+# Helpers for images.bats: build every variant of docker-bake.hcl
+# (docker/Dockerfile with the target's build arguments) with podman against a
+# local Debian base, start containers from the images with host
 # networking, and remove what a test started.
 #
 # Load after test_helper:
@@ -18,9 +19,10 @@ IMG_CACHE=$E2E_BUILD_DIR/images
 IMG_BASE_TAR=$IMG_CACHE/base.tar
 IMG_BASE=localhost/sshboot-test-base:bookworm
 IMG_PREFIX=localhost/sshboot-test
-# The variants the tests know about; a Dockerfile not listed here fails the
+# The variants the tests know about; a bake target not listed here fails the
 # coverage test.
 IMG_VARIANTS=(pytorch cuda debian)
+IMG_DOCKERFILE=docker/Dockerfile
 export CONTAINERS_CONF=$IMG_CACHE/containers.conf
 
 # img_write_containers_conf: podman settings that work on this kind of host
@@ -101,14 +103,28 @@ img_copy_sources() {
 	}' "$1"
 }
 
+# img_build_args VARIANT: the bake target's build arguments as --build-arg
+# options, one a line, with the local base for BASE_IMAGE and BUILDER_IMAGE.
+img_build_args() {
+	python3 "$E2E_REPO/tests/e2e/bake_print.py" "$E2E_REPO/docker-bake.hcl" "$1" |
+		python3 -c 'import json, sys
+args = json.load(sys.stdin)["target"][sys.argv[1]]["args"]
+args.update(BASE_IMAGE=sys.argv[2], BUILDER_IMAGE=sys.argv[2], SSHBOOT_BINARY="source")
+for k, v in sorted(args.items()):
+    print(f"--build-arg={k}={v}")' "$1" "$IMG_BASE"
+}
+
 # img_inputs_hash VARIANT: a hash of everything the image is built from.
 img_inputs_hash() {
-	local dockerfile=docker/$1.Dockerfile src
+	local dockerfile=$IMG_DOCKERFILE src
 	(
 		cd "$E2E_REPO" || exit 1
 		printf 'base %s\n' "$(podman image inspect --format '{{.Id}}' "$IMG_BASE")"
+		img_build_args "$1"
 		sha256sum "$dockerfile" .dockerignore
 		for src in $(img_copy_sources "$dockerfile"); do
+			# The release binaries are not used by a build from source.
+			[[ $src == dist/ ]] && continue
 			find "$src" -type f -print0
 		done | sort -z | xargs -0 -r sha256sum
 	) | sha256sum | cut -c1-16
@@ -119,7 +135,7 @@ img_tag() {
 	printf '%s-%s:%s\n' "$IMG_PREFIX" "$1" "$(img_inputs_hash "$1")"
 }
 
-# img_build VARIANT [TAG]: build docker/VARIANT.Dockerfile as TAG (default:
+# img_build VARIANT [TAG]: build the variant from docker/Dockerfile as TAG (default:
 # img_tag) unless that image exists. The log goes to
 # $IMG_CACHE/VARIANT.build.log, the seconds the build took to
 # $IMG_CACHE/VARIANT.build-seconds.
@@ -130,14 +146,15 @@ img_build() {
 	(
 		flock 9
 		podman image exists "$tag" && exit 0
-		echo "# building $tag from docker/$variant.Dockerfile (minutes the first time)" >&3
-		local log=$IMG_CACHE/$variant.build.log start end
+		echo "# building $tag from $IMG_DOCKERFILE (minutes the first time)" >&3
+		local log=$IMG_CACHE/$variant.build.log start end args=()
+		mapfile -t args < <(img_build_args "$variant")
+		((${#args[@]})) || exit 1
 		start=$(date +%s.%N)
 		(
 			cd "$E2E_REPO" &&
-				podman build --network=host --layers \
-					--build-arg BASE_IMAGE="$IMG_BASE" --build-arg BUILDER_IMAGE="$IMG_BASE" \
-					-f "docker/$variant.Dockerfile" -t "$tag" .
+				podman build --network=host --layers "${args[@]}" \
+					-f "$IMG_DOCKERFILE" -t "$tag" .
 		) >"$log" 2>&1 </dev/null || exit 1
 		end=$(date +%s.%N)
 		awk -v s="$start" -v e="$end" 'BEGIN { printf "%.1f\n", e - s }' >"$IMG_CACHE/$variant.build-seconds"
@@ -160,7 +177,7 @@ img_build_all() {
 	done
 	for variant in "${IMG_VARIANTS[@]}"; do
 		if ! img_build "$variant" "$(cat "$BATS_FILE_TMPDIR/$variant.tag")"; then
-			echo "building docker/$variant.Dockerfile failed; last lines of $IMG_CACHE/$variant.build.log:" \
+			echo "building the $variant variant of $IMG_DOCKERFILE failed; last lines of $IMG_CACHE/$variant.build.log:" \
 				>"$BATS_FILE_TMPDIR/$variant.failed"
 			tail -n 40 "$IMG_CACHE/$variant.build.log" >>"$BATS_FILE_TMPDIR/$variant.failed" 2>/dev/null
 		fi

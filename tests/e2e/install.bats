@@ -1,20 +1,21 @@
 #!/usr/bin/env bats
-# The one-line installer (templates/install.sh), end to end: served from a
-# loopback HTTP server, run in a Debian root that has curl but no OpenSSH.
+# The one-line installer, end to end: a release made by scripts/release.sh
+# (signed with a throwaway minisign key, the tested binary packaged with
+# --use-binary) served from a loopback HTTP server in the layout of the
+# project's release downloads, and install.sh run in a Debian root that has
+# curl, wget and minisign but no OpenSSH.
 
 load test_helper
 
-INSTALL_SH=$E2E_REPO/templates/install.sh
-
 setup_file() {
 	e2e_setup_file
-	if _e2e_missing_requirement >/dev/null || ! command -v python3 >/dev/null; then
+	if _e2e_missing_requirement >/dev/null || ! command -v python3 >/dev/null || ! command -v minisign >/dev/null; then
 		return 0
 	fi
-	# A root without openssh-server, with curl: its own cache, beside the
-	# shared one.
-	local tar=$E2E_CACHE/root-nossh.tar base=$E2E_CACHE/rootfs-nossh
-	sb_debian_root_tar "$tar" curl,ca-certificates,procps,passwd
+	# A root without openssh-server, with curl, wget and minisign: its own
+	# cache, beside the shared one.
+	local tar=$E2E_CACHE/root-install.tar base=$E2E_CACHE/rootfs-install
+	sb_debian_root_tar "$tar" curl,ca-certificates,procps,passwd,minisign,wget
 	(
 		flock 9
 		if [[ ! -e $base/.complete || $tar -nt $base/.complete ]]; then
@@ -26,24 +27,41 @@ setup_file() {
 			chmod 0755 "$base/usr/sbin/policy-rc.d"
 			touch "$base/.complete"
 		fi
-	) 9>"$E2E_CACHE/rootfs-nossh.lock"
+	) 9>"$E2E_CACHE/rootfs-install.lock"
 
-	# The release: install.sh, the binary and SHA256SUMS; a copy whose
-	# checksum is wrong; an empty one (every download fails).
-	local www=$BATS_FILE_TMPDIR/www
-	mkdir -p "$www/good" "$www/bad" "$www/empty"
-	for dir in good bad; do
-		cp "$INSTALL_SH" "$www/$dir/install.sh"
-		cp "$E2E_SSHBOOT" "$www/$dir/sshboot-linux-x86_64"
+	# The release, as GitHub serves it: <releases>/download/vX/FILE, and
+	# <releases>/latest/download/FILE for the newest.
+	VERSION=$(sed -nE 's/^project\(sshboot VERSION ([0-9.]+).*/\1/p' "$E2E_REPO/CMakeLists.txt")
+	local www=$BATS_FILE_TMPDIR/www rel
+	rel=$www/download/v$VERSION
+	mkdir -p "$www/latest"
+	minisign -G -W -p "$BATS_FILE_TMPDIR/minisign.pub" -s "$BATS_FILE_TMPDIR/minisign.key" </dev/null >/dev/null 2>&1
+	SSHBOOT_MINISIGN_KEY=$BATS_FILE_TMPDIR/minisign.key bash "$E2E_REPO/scripts/release.sh" "$VERSION" \
+		--arch x86_64 --use-binary "x86_64=$E2E_SSHBOOT" --out "$rel" \
+		--work "$BATS_FILE_TMPDIR/release-work" >"$BATS_FILE_TMPDIR/release.log" 2>&1 </dev/null || {
+		cat "$BATS_FILE_TMPDIR/release.log" >&2
+		return 1
+	}
+	ln -s "../download/v$VERSION" "$www/latest/download"
+	# Copies with one thing wrong each.
+	local dir
+	for dir in tampered-binary tampered-sums unsigned empty; do
+		mkdir -p "$www/$dir"
+		cp "$rel/install.sh" "$www/$dir/"
 	done
-	(cd "$www/good" && sha256sum sshboot-linux-x86_64 >SHA256SUMS)
-	printf '%064d  sshboot-linux-x86_64\n' 0 >"$www/bad/SHA256SUMS"
-	cp "$INSTALL_SH" "$www/empty/install.sh"
+	cp "$rel"/* "$www/tampered-binary/"
+	printf 'x' >>"$www/tampered-binary/sshboot-linux-x86_64"
+	cp "$www/tampered-binary"/* "$www/tampered-sums/"
+	(cd "$www/tampered-sums" && sha256sum install.sh sshboot-linux-x86_64 >SHA256SUMS)
+	cp "$rel"/* "$www/unsigned/"
+	rm "$www/unsigned/SHA256SUMS.minisig"
+
 	HTTP_PORT=$(sb_free_port)
 	python3 -m http.server --bind 127.0.0.1 --directory "$www" "$HTTP_PORT" \
 		>"$BATS_FILE_TMPDIR/http.log" 2>&1 3>&- &
 	echo $! >"$BATS_FILE_TMPDIR/http.pid"
 	echo "$HTTP_PORT" >"$BATS_FILE_TMPDIR/http.port"
+	echo "$VERSION" >"$BATS_FILE_TMPDIR/version"
 	local i
 	for ((i = 0; i < 100; i++)); do
 		sb_port_in_use "$HTTP_PORT" && return 0
@@ -62,28 +80,46 @@ teardown_file() {
 setup() {
 	e2e_setup
 	command -v python3 >/dev/null || e2e_fail_or_skip "needs python3 for the HTTP server"
+	command -v minisign >/dev/null || e2e_fail_or_skip "needs minisign (bash scripts/install-deps.sh)"
 	# shellcheck disable=SC2034 # read by test_helper's root_prepare
-	E2E_ROOT_TAR=$E2E_CACHE/root-nossh.tar
+	E2E_ROOT_TAR=$E2E_CACHE/root-install.tar
 	# shellcheck disable=SC2034
-	E2E_ROOT_BASE=$E2E_CACHE/rootfs-nossh
-	BASE_URL=http://127.0.0.1:$(cat "$BATS_FILE_TMPDIR/http.port" 2>/dev/null)
+	E2E_ROOT_BASE=$E2E_CACHE/rootfs-install
+	RELEASES=http://127.0.0.1:$(cat "$BATS_FILE_TMPDIR/http.port" 2>/dev/null)
+	VERSION=$(cat "$BATS_FILE_TMPDIR/version" 2>/dev/null)
+	REL=$BATS_FILE_TMPDIR/www/download/v$VERSION
 }
 
 teardown() { e2e_teardown; }
 
+# install_one_liner MODE [ARGS]: the README's `curl ... | sh -s -- MODE` inside
+# the root, with the environment given before it (NAME=value ... --).
+install_one_liner() {
+	local env=()
+	while (($#)) && [[ $1 != -- ]]; do
+		env+=("$1")
+		shift
+	done
+	shift
+	# shellcheck disable=SC2016 # expanded by the shell in the root
+	root_exec SSHBOOT_RELEASES_URL="$RELEASES" "${env[@]}" -- /bin/sh -c \
+		'url=${SSHBOOT_BASE_URL:-$SSHBOOT_RELEASES_URL/latest/download}
+		curl -fsSL "$url/install.sh" | sh -s -- "$@"' sh "$@"
+}
+
 @test "install.sh is POSIX sh and shellcheck-clean" {
 	command -v shellcheck >/dev/null || skip "needs shellcheck"
-	run -0 shellcheck -s sh "$INSTALL_SH"
-	run -0 head -n 1 "$INSTALL_SH"
+	run -0 shellcheck -s sh "$E2E_REPO/templates/install.sh"
+	run -0 head -n 1 "$E2E_REPO/templates/install.sh"
 	assert_output '#!/bin/sh'
 }
 
 @test "the password one-liner in a root without OpenSSH installs it, starts sshd and the printed password logs in" {
 	port=$(free_port)
 	# shellcheck disable=SC2016
-	root_start SSHBOOT_BASE_URL="$BASE_URL/good" SSH_PORT="$port" RUNPOD_PUBLIC_IP=127.0.0.1 \
+	root_start SSHBOOT_RELEASES_URL="$RELEASES" SSH_PORT="$port" RUNPOD_PUBLIC_IP=127.0.0.1 \
 		RUNPOD_TCP_PORT_22="$port" -- /bin/sh -c \
-		'curl -fsSL "$SSHBOOT_BASE_URL/install.sh" | sh -s -- password
+		'curl -fsSL "$SSHBOOT_RELEASES_URL/latest/download/install.sh" | sh -s -- password
 		trap "exit 0" TERM; sleep infinity & wait $!'
 	wait_for_connect_block 300
 	[[ -x $E2E_UPPER/usr/sbin/sshd ]]
@@ -99,23 +135,37 @@ teardown() { e2e_teardown; }
 	assert_failure
 }
 
-@test "install mode puts sshboot and sshd in the image and removes the host keys the package created" {
+@test "install mode verifies the release's signature, puts sshboot and sshd in the image and removes the package's host keys" {
 	root_prepare # here, not inside `run`: teardown needs $E2E_ROOT
-	run -0 root_exec SSHBOOT_BASE_URL="$BASE_URL/good" -- /bin/sh -c \
-		'curl -fsSL "$SSHBOOT_BASE_URL/install.sh" | sh -s -- install'
+	run -0 install_one_liner -- install
+	assert_output --partial "SHA256SUMS: minisign signature verified"
 	[[ -x $E2E_UPPER/usr/local/bin/sshboot ]]
 	[[ -x $E2E_UPPER/usr/sbin/sshd ]]
-	cmp "$E2E_SSHBOOT" "$E2E_UPPER/usr/local/bin/sshboot"
+	cmp "$REL/sshboot-linux-x86_64" "$E2E_UPPER/usr/local/bin/sshboot"
 	run compgen -G "$E2E_ROOT/etc/ssh/ssh_host_*"
 	assert_failure
 	run -0 root_exec -- /usr/local/bin/sshboot --version
-	assert_output --partial sshboot
+	assert_output --regexp "^sshboot $VERSION commit=.* arch=x86_64 "
 }
 
-@test "a wrong checksum exits non-zero and leaves no sshboot behind" {
+@test "SSHBOOT_VERSION pins the release's download URL; a version never released fails naming the URL" {
+	root_prepare
+	run -0 install_one_liner SSHBOOT_VERSION="$VERSION" -- install
+	assert_output --partial "from $RELEASES/download/v$VERSION"
+	cmp "$REL/sshboot-linux-x86_64" "$E2E_UPPER/usr/local/bin/sshboot"
+	rm "$E2E_ROOT/usr/local/bin/sshboot"
+	run install_one_liner SSHBOOT_VERSION=9.9.9 -- install
+	assert_failure
+	assert_output --partial "$RELEASES/download/v9.9.9/sshboot-linux-x86_64 failed; nothing was installed"
+	[[ ! -e $E2E_ROOT/usr/local/bin/sshboot ]]
+	run install_one_liner 'SSHBOOT_VERSION=1.0;id' -- install
+	assert_failure
+	assert_output --partial "is not a version like 0.2.0"
+}
+
+@test "a tampered binary is refused by its checksum and nothing is installed" {
 	root_prepare # here, not inside `run`: teardown needs $E2E_ROOT
-	run root_exec SSHBOOT_BASE_URL="$BASE_URL/bad" -- /bin/sh -c \
-		'curl -fsSL "$SSHBOOT_BASE_URL/install.sh" | sh -s -- install'
+	run install_one_liner SSHBOOT_BASE_URL="$RELEASES/tampered-binary" -- install
 	assert_failure
 	assert_output --partial 'checksum mismatch'
 	[[ ! -e $E2E_ROOT/usr/local/bin/sshboot ]]
@@ -127,13 +177,86 @@ teardown() { e2e_teardown; }
 	[[ ! -e $E2E_ROOT/usr/sbin/sshd ]]
 }
 
+@test "a tampered binary with a SHA256SUMS to match is refused by the published signature" {
+	root_prepare
+	run install_one_liner SSHBOOT_BASE_URL="$RELEASES/tampered-sums" -- install
+	assert_failure
+	assert_output --partial 'the signature of SHA256SUMS does not verify'
+	assert_output --partial 'nothing was installed'
+	[[ ! -e $E2E_ROOT/usr/local/bin/sshboot ]]
+	[[ ! -e $E2E_ROOT/usr/sbin/sshd ]]
+	run compgen -G "$E2E_ROOT/tmp/sshboot-install.*"
+	assert_failure
+}
+
+@test "without a published signature or without minisign it installs on the checksum, and SSHBOOT_REQUIRE_SIGNATURE=1 refuses" {
+	root_prepare
+	run -0 install_one_liner SSHBOOT_BASE_URL="$RELEASES/unsigned" -- install
+	assert_output --partial "no signature published"
+	rm -f "$E2E_ROOT/usr/local/bin/sshboot"
+	run install_one_liner SSHBOOT_BASE_URL="$RELEASES/unsigned" SSHBOOT_REQUIRE_SIGNATURE=1 -- install
+	assert_failure
+	assert_output --partial "SSHBOOT_REQUIRE_SIGNATURE=1"
+	[[ ! -e $E2E_ROOT/usr/local/bin/sshboot ]]
+	rm "$E2E_ROOT/usr/bin/minisign"
+	run -0 install_one_liner -- install
+	assert_output --partial "minisign is not installed"
+	cmp "$REL/sshboot-linux-x86_64" "$E2E_UPPER/usr/local/bin/sshboot"
+}
+
+@test "with wget and no curl the installer still installs" {
+	root_prepare
+	rm "$E2E_ROOT/usr/bin/curl"
+	run -0 root_exec SSHBOOT_VERSION="$VERSION" SSHBOOT_RELEASES_URL="$RELEASES" -- /bin/sh -c \
+		'wget -qO- "$SSHBOOT_RELEASES_URL/download/v$SSHBOOT_VERSION/install.sh" | sh -s -- install'
+	assert_output --partial "SHA256SUMS: minisign signature verified"
+	cmp "$REL/sshboot-linux-x86_64" "$E2E_UPPER/usr/local/bin/sshboot"
+}
+
 @test "a failed download exits non-zero and leaves no sshboot behind" {
 	root_prepare # here, not inside `run`: teardown needs $E2E_ROOT
-	run root_exec SSHBOOT_BASE_URL="$BASE_URL/empty" -- /bin/sh -c \
-		'curl -fsSL "$SSHBOOT_BASE_URL/install.sh" | sh -s -- password --generate'
+	run install_one_liner SSHBOOT_BASE_URL="$RELEASES/empty" -- password --generate
 	assert_failure
 	assert_output --partial 'nothing was installed'
 	[[ ! -e $E2E_ROOT/usr/local/bin/sshboot ]]
 	run compgen -G "$E2E_ROOT/tmp/sshboot-install.*"
 	assert_failure
+}
+
+@test "install.sh run -- COMMAND as a stock image's start command installs sshd, becomes PID 1, lets a key log in and exits with COMMAND's code" {
+	port=$(free_port)
+	local t0 t1
+	t0=$(date +%s%3N)
+	# The README's start command, with the key from the environment.
+	# shellcheck disable=SC2016
+	root_start SSHBOOT_RELEASES_URL="$RELEASES" SSH_PORT="$port" RUNPOD_PUBLIC_IP=127.0.0.1 \
+		RUNPOD_TCP_PORT_22="$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" -- /bin/sh -c \
+		'exec sh -c "$(curl -fsSL "$SSHBOOT_RELEASES_URL/latest/download/install.sh")" install.sh run -- \
+			sh -c "while [ ! -e /tmp/stop ]; do sleep 0.1; done; exit 7"'
+	wait_for_connect_block 300
+	t1=$(date +%s%3N)
+	echo "# install.sh run: start to connect command $((t1 - t0)) ms (downloads, apt-get installs openssh-server)" >&3
+	assert_equal "$(connect_command)" "ssh root@127.0.0.1 -p $port"
+	local cmd
+	read -ra cmd <<<"$(connect_command)"
+	run -0 "${cmd[@]}" 'cat /proc/1/comm; test -x /usr/sbin/sshd && echo has-sshd'
+	assert_line sshboot
+	assert_line has-sshd
+	touch "$E2E_ROOT/tmp/stop"
+	sshboot_wait_exit 20
+	assert_equal "$E2E_STATUS" 7
+	# A restart runs the start command again: nothing is downloaded twice
+	# (the release URL now leads nowhere).
+	rm "$E2E_ROOT/tmp/stop"
+	cp "$REL/install.sh" "$E2E_ROOT/tmp/install.sh"
+	# shellcheck disable=SC2016
+	root_start SSHBOOT_RELEASES_URL=http://127.0.0.1:1 SSH_PORT="$port" RUNPOD_PUBLIC_IP=127.0.0.1 \
+		RUNPOD_TCP_PORT_22="$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" -- /bin/sh -c \
+		'exec sh -c "$(cat /tmp/install.sh)" install.sh run -- sh -c "while [ ! -e /tmp/stop ]; do sleep 0.1; done; exit 3"'
+	wait_for_connect_block 60
+	grep -q "is installed already" "$E2E_ERR" || fail "no 'is installed already' on stderr$(_e2e_dump)"
+	run -0 "${cmd[@]}" true
+	touch "$E2E_ROOT/tmp/stop"
+	sshboot_wait_exit 20
+	assert_equal "$E2E_STATUS" 3
 }

@@ -24,6 +24,7 @@ struct TopologyInput {
     std::uint16_t ssh_port = 22;             // this node's SSH_PORT (default port for peers)
     std::string hostname;                    // this node's hostname (StatefulSet ordinal)
     std::map<std::string, std::string> env;  // whole environment (platform variables)
+    int gpus = -1;                           // GPUs on this node; -1 = count /dev/nvidia<N>
 };
 
 struct Topology {
@@ -36,6 +37,9 @@ struct Topology {
 
 // Usage errors (exit 2) name the variable that was wrong.
 util::Expected<Topology> resolve_topology(const TopologyInput& in);
+
+// GPU devices (/dev/nvidia<N>) in `dev_dir`.
+int count_gpus(const std::string& dev_dir = "/dev");
 
 // Names and addresses peers use for this node: node-<rank>, its host, hostname...
 std::vector<std::string> host_principals(const Topology& t, const std::string& hostname);

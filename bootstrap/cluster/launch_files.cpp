@@ -196,6 +196,23 @@ std::vector<std::string> session_entries(const LaunchPaths& paths, const std::st
     return out;
 }
 
+std::vector<std::string> launch_hint(const Topology& t, const LaunchPaths& paths) {
+    const std::size_t n = t.nodes.size();
+    std::vector<std::string> out = {"Cluster: " + std::to_string(n) + " node(s) from " + t.source +
+                                    ", this is " + t.self().alias() +
+                                    "; peers are node-0 to node-" + std::to_string(n - 1) +
+                                    " (ssh node-1 ...)."};
+    if (t.rank != 0) {
+        return out;
+    }
+    const std::string procs = std::to_string(n * static_cast<std::size_t>(t.slots));
+    out.push_back("Launch from here once all nodes are up:");
+    out.push_back("  sshboot cluster wait && deepspeed --hostfile " + paths.hostfile + " train.py");
+    out.push_back("  sshboot cluster wait && mpirun --hostfile " + paths.openmpi_hostfile +
+                  " -np " + procs + " python3 app.py");
+    return out;
+}
+
 std::string render_state(const ClusterState& s) {
     std::string out = "# sshboot cluster state, read by `sshboot cluster wait`\n";
     out += "rank " + std::to_string(s.rank) + "\n";

@@ -69,6 +69,10 @@ std::string render_deepspeed_env(const std::vector<std::string>& session_env);
 // hostfiles, and OpenMPI's consent to run as root when the user is root.
 std::vector<std::string> session_entries(const LaunchPaths& paths, const std::string& user_name);
 
+// Lines for the connect block: the cluster, this node's alias and, on rank 0,
+// how to launch (the hostfiles, a deepspeed and an mpirun line).
+std::vector<std::string> launch_hint(const Topology& t, const LaunchPaths& paths = {});
+
 // What `cluster wait` needs, written by the entrypoint.
 struct ClusterState {
     int rank = 0;

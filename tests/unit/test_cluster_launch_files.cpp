@@ -224,3 +224,17 @@ TEST(write_launch_files, refuses_a_symlinked_ssh_config) {
     EXPECT_NE(env.error().message.find("symlink"), std::string::npos) << env.error().message;
     EXPECT_EQ(slurp(dir.path() + "/target"), "keep\n");
 }
+
+TEST(launch_hint, rank_0_says_how_to_launch) {
+    auto t = three_nodes(2);
+    t.rank = 0;
+    const auto lines = cluster::launch_hint(t);
+    ASSERT_EQ(lines.size(), 4u);
+    EXPECT_NE(lines[0].find("3 node(s)"), std::string::npos) << lines[0];
+    EXPECT_NE(lines[0].find("this is node-0"), std::string::npos) << lines[0];
+    EXPECT_NE(lines[2].find("deepspeed --hostfile /job/hostfile "), std::string::npos) << lines[2];
+    EXPECT_NE(lines[3].find("mpirun --hostfile /job/hostfile.openmpi -np 6 "), std::string::npos)
+        << lines[3];
+    t.rank = 2;
+    EXPECT_EQ(cluster::launch_hint(t).size(), 1u);
+}

@@ -1,12 +1,19 @@
 #include "cluster/secret.hpp"
 
+#include <fcntl.h>
 #include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <map>
 
 #include "hostkeys/openssh_key.hpp"
+#include "util/fd.hpp"
+#include "util/fs.hpp"
 
 namespace sshboot::cluster {
 namespace {
@@ -140,6 +147,83 @@ util::Status validate_secret(std::string_view secret, std::string_view source) {
             std::string(k_how_to_make));
     }
     return util::ok();
+}
+
+std::string secret_file_problem(mode_t mode, uid_t owner, uid_t euid) {
+    char octal[8];
+    std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode & 07777));
+    if (!S_ISREG(mode)) {
+        return "is not a regular file; point SSHBOOT_CLUSTER_SECRET_FILE at the file holding the "
+               "secret";
+    }
+    if ((mode & 022) != 0) {
+        return std::string("is mode ") + octal +
+               ", writable by other users, who could replace the cluster's keys with their own; "
+               "make it writable only by its owner (chmod go-w, or defaultMode: 0400 on a "
+               "Kubernetes Secret volume)";
+    }
+    if (owner != 0 && owner != euid) {
+        return "is owned by uid " + std::to_string(owner) +
+               ", neither root nor the user sshboot runs as (uid " + std::to_string(euid) +
+               "); give it to root or to that user (chown)";
+    }
+    return {};
+}
+
+std::string secret_file_warning(mode_t mode) {
+    if ((mode & 044) == 0) {
+        return {};
+    }
+    char octal[8];
+    std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode & 07777));
+    return std::string("is mode ") + octal +
+           ", readable by other users of this container; it is used anyway (a Kubernetes Secret "
+           "volume's default), but defaultMode: 0400 on the volume keeps it to root";
+}
+
+util::Expected<std::string> read_secret_file(const std::string& path, std::string& warning) {
+    const std::string what = "SSHBOOT_CLUSTER_SECRET_FILE " + path;
+    util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    if (!fd.valid()) {
+        return util::sys_error(what);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        return util::sys_error("fstat " + path);
+    }
+    if (auto problem = secret_file_problem(st.st_mode, st.st_uid, ::geteuid()); !problem.empty()) {
+        return util::make_error(what + " " + problem);
+    }
+    warning = secret_file_warning(st.st_mode);
+    std::string text;
+    char buf[4096];
+    for (;;) {
+        const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            sodium_memzero(buf, sizeof buf);
+            return util::sys_error("read " + path);
+        }
+        if (n == 0) {
+            break;
+        }
+        text.append(buf, static_cast<std::size_t>(n));
+        if (text.size() > 4096) {
+            sodium_memzero(buf, sizeof buf);
+            sodium_memzero(text.data(), text.size());
+            return util::make_error(what + " is larger than 4 KiB: not a cluster secret");
+        }
+    }
+    sodium_memzero(buf, sizeof buf);
+    std::string secret = normalize_secret(text);
+    sodium_memzero(text.data(), text.size());
+    if (auto st2 = validate_secret(secret, what); !st2) {
+        sodium_memzero(secret.data(), secret.size());
+        return st2.error();
+    }
+    return secret;
 }
 
 }  // namespace sshboot::cluster

@@ -5,6 +5,8 @@
 // guessing.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <string_view>
 
@@ -37,5 +39,24 @@ double estimate_secret_bits(std::string_view secret);
 // decode to 32 bytes. The error names `source` (the variable or flag) and
 // says how to make a good one. The secret's text is never part of a message.
 util::Status validate_secret(std::string_view secret, std::string_view source);
+
+// Whether a secret file with this mode and owner may be used by a process
+// running as `euid`; "" when it may, else what is wrong and how to fix it.
+// Refused: anything but a regular file; a file writable by group or others
+// (whoever can write it can swap the cluster's CA and keys); a file owned by
+// another user than root or `euid`. Readable by others is allowed: a
+// Kubernetes Secret volume's files are root-owned 0644 unless defaultMode
+// says otherwise, and the derived private key is written 0600 anyway (see
+// secret_file_warning).
+std::string secret_file_problem(mode_t mode, uid_t owner, uid_t euid);
+
+// "" or a warning for a usable secret file that others may read.
+std::string secret_file_warning(mode_t mode);
+
+// Reads, checks and normalizes the secret in `path` (symlinks followed, as a
+// Kubernetes Secret volume's files are symlinks). Errors name
+// SSHBOOT_CLUSTER_SECRET_FILE and the path; `warning` receives
+// secret_file_warning's text.
+util::Expected<std::string> read_secret_file(const std::string& path, std::string& warning);
 
 }  // namespace sshboot::cluster

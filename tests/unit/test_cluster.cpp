@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -280,4 +281,42 @@ TEST(CertAuthorityLine, IsOneKnownHostsLine) {
     EXPECT_TRUE(line.starts_with("@cert-authority * ssh-ed25519 AAAA")) << line;
     EXPECT_TRUE(line.ends_with(" sshboot-cluster")) << line;
     EXPECT_EQ(line.find('\n'), std::string::npos);
+}
+
+TEST(SecretFileProblem, RefusesWhatOthersCanWriteOrOwn) {
+    EXPECT_EQ(cluster::secret_file_problem(S_IFREG | 0600, 0, 0), "");
+    EXPECT_EQ(cluster::secret_file_problem(S_IFREG | 0400, 1000, 1000), "");
+    // A Kubernetes Secret volume's default: root-owned 0644. Used, with a warning.
+    EXPECT_EQ(cluster::secret_file_problem(S_IFREG | 0644, 0, 0), "");
+    EXPECT_NE(cluster::secret_file_warning(0644), "");
+    EXPECT_EQ(cluster::secret_file_warning(0600), "");
+    EXPECT_NE(cluster::secret_file_problem(S_IFREG | 0666, 0, 0).find("writable by other users"),
+              std::string::npos);
+    EXPECT_NE(cluster::secret_file_problem(S_IFREG | 0620, 0, 0), "");
+    EXPECT_NE(cluster::secret_file_problem(S_IFREG | 0600, 1001, 0).find("uid 1001"),
+              std::string::npos);
+    EXPECT_NE(cluster::secret_file_problem(S_IFREG | 0600, 1001, 1000), "");
+    EXPECT_NE(cluster::secret_file_problem(S_IFDIR | 0700, 0, 0), "");
+}
+
+TEST(ReadSecretFile, ChecksModeAndContent) {
+    ClusterTempDir dir;
+    const std::string path = dir.file("secret");
+    write_text(path, k_secret + "\n");
+    ::chmod(path.c_str(), 0600);
+    std::string warning;
+    auto ok = cluster::read_secret_file(path, warning);
+    ASSERT_TRUE(ok.has_value()) << ok.error().message;
+    EXPECT_EQ(*ok, k_secret);
+    EXPECT_EQ(warning, "");
+    ::chmod(path.c_str(), 0666);
+    auto bad = cluster::read_secret_file(path, warning);
+    ASSERT_FALSE(bad.has_value());
+    EXPECT_NE(bad.error().message.find("SSHBOOT_CLUSTER_SECRET_FILE " + path), std::string::npos);
+    ::chmod(path.c_str(), 0600);
+    write_text(path, "short\n");
+    auto weak = cluster::read_secret_file(path, warning);
+    ASSERT_FALSE(weak.has_value());
+    EXPECT_NE(weak.error().message.find("too weak"), std::string::npos);
+    EXPECT_FALSE(cluster::read_secret_file(dir.file("missing"), warning).has_value());
 }

@@ -1,5 +1,6 @@
 #include "cli/settings.hpp"
 
+#include "cluster/secret.hpp"
 #include "hostkeys/store.hpp"
 #include "util/parse.hpp"
 
@@ -56,6 +57,17 @@ constexpr std::array k_env_options = {
               "comma-separated globs: environment variables not passed to SSH sessions"},
     EnvOption{"SSHBOOT_ENV_INCLUDE", "env-include",
               "comma-separated globs: variables passed to SSH sessions even when excluded"},
+    EnvOption{"SSHBOOT_CLUSTER_SECRET", "cluster-secret",
+              "cluster mode: the secret every node of a multi-node job shares (make one with "
+              "`sshboot cluster secret`; prefer the variable or the file: a flag shows in ps)"},
+    EnvOption{"SSHBOOT_CLUSTER_SECRET_FILE", "cluster-secret-file",
+              "file holding the cluster secret (a Kubernetes Secret volume)"},
+    EnvOption{"SSHBOOT_CLUSTER_RANK", "cluster-rank",
+              "this node's rank (default: NODE_RANK, SKYPILOT_NODE_RANK, JOB_COMPLETION_INDEX "
+              "or the hostname's StatefulSet ordinal)"},
+    EnvOption{"SSHBOOT_CLUSTER_HOSTS", "cluster-hosts",
+              "the nodes in rank order, comma-separated host[:port] (default: from the "
+              "platform)"},
     EnvOption{"SSHBOOT_KEEP_ALIVE", "keep-alive", "1: keep serving SSH after COMMAND exits"},
     EnvOption{"SSHBOOT_STOP_TIMEOUT", "stop-timeout",
               "seconds COMMAND gets between SIGTERM and SIGKILL on stop (default 8)"},
@@ -153,6 +165,9 @@ std::string help_text() {
     out << "Usage: sshboot [run] [OPTIONS] [-- COMMAND [ARG...]]\n"
            "       sshboot check-key [FILE|-] [--json]   check public-key text before pasting it\n"
            "       sshboot doctor [--json]               diagnose SSH inside this container\n"
+           "       sshboot cluster secret                print a new cluster secret\n"
+           "       sshboot cluster wait [--timeout S]    wait until every cluster node accepts "
+           "SSH\n"
            "       sshboot --version | --help\n\n"
            "Makes this container reachable over SSH: installs the public keys given,\n"
            "creates host keys, starts OpenSSH's sshd, supervises it as PID 1, prints\n"
@@ -265,6 +280,34 @@ util::Expected<Settings> parse_settings(const std::vector<std::string>& args,
             return util::make_error("external host " + util::quoted_for_log(*v) +
                                     " contains spaces or control characters");
         }
+    }
+    s.cluster_secret = get("cluster-secret");
+    s.cluster_secret_file = get("cluster-secret-file");
+    s.cluster_rank = get("cluster-rank");
+    s.cluster_hosts = get("cluster-hosts");
+    if (has("cluster-secret") && has("cluster-secret-file")) {
+        return util::make_error(
+            "SSHBOOT_CLUSTER_SECRET and SSHBOOT_CLUSTER_SECRET_FILE are both set: give the "
+            "cluster secret one way");
+    }
+    if (has("cluster-secret")) {
+        const std::string secret = cluster::normalize_secret(s.cluster_secret);
+        if (auto st = cluster::validate_secret(secret, "SSHBOOT_CLUSTER_SECRET"); !st) {
+            return st.error();
+        }
+        s.cluster_secret = secret;
+    }
+    if (has("cluster-secret-file") &&
+        (s.cluster_secret_file.empty() || s.cluster_secret_file[0] != '/' ||
+         has_control_chars(s.cluster_secret_file))) {
+        return util::make_error("SSHBOOT_CLUSTER_SECRET_FILE: must be an absolute path");
+    }
+    if (!s.cluster_mode() && (has("cluster-rank") || has("cluster-hosts"))) {
+        return util::make_error(
+            std::string(has("cluster-rank") ? "SSHBOOT_CLUSTER_RANK" : "SSHBOOT_CLUSTER_HOSTS") +
+            " is set but no cluster secret is: set SSHBOOT_CLUSTER_SECRET (or "
+            "SSHBOOT_CLUSTER_SECRET_FILE) on every node to the output of `sshboot cluster "
+            "secret`");
     }
     if (has("keep-alive")) {
         auto b = parse_bool(get("keep-alive"));

@@ -50,6 +50,16 @@ struct Settings {
     std::string env_exclude;
     std::string env_include;
 
+    // Cluster mode (multi-node jobs): SSHBOOT_CLUSTER_SECRET (never printed,
+    // logged or passed on) or SSHBOOT_CLUSTER_SECRET_FILE turn it on;
+    // SSHBOOT_CLUSTER_RANK and SSHBOOT_CLUSTER_HOSTS as given ("" = unset),
+    // resolved with the platform's variables by cluster::resolve_topology.
+    std::string cluster_secret;
+    std::string cluster_secret_file;
+    std::string cluster_rank;
+    std::string cluster_hosts;
+    bool cluster_mode() const { return !cluster_secret.empty() || !cluster_secret_file.empty(); }
+
     bool keep_alive = false;
     int stop_timeout_seconds = 8;
     bool signal_process_group = false;

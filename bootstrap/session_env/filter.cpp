@@ -49,7 +49,8 @@ std::vector<std::string> parse_patterns(std::string_view csv) {
 }
 
 bool is_sshboot_secret(std::string_view name) {
-    return starts_with_any(name, {"SSH_PASSWORD", "PUBLIC_KEY", "SSH_PUBLIC_KEY"});
+    return starts_with_any(
+        name, {"SSH_PASSWORD", "PUBLIC_KEY", "SSH_PUBLIC_KEY", "SSHBOOT_CLUSTER_SECRET"});
 }
 
 bool is_excluded_by_default(std::string_view name) {

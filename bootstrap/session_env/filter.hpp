@@ -18,8 +18,8 @@ struct Variable {
 // separated by commas (spaces around them ignored, empty items dropped).
 std::vector<std::string> parse_patterns(std::string_view csv);
 
-// SSH_PASSWORD*, PUBLIC_KEY*, SSH_PUBLIC_KEY*: never exported, whatever the
-// patterns say.
+// SSH_PASSWORD*, PUBLIC_KEY*, SSH_PUBLIC_KEY*, SSHBOOT_CLUSTER_SECRET*: never exported, whatever
+// the patterns say.
 bool is_sshboot_secret(std::string_view name);
 
 // Variables that describe one login or one process rather than the container

@@ -204,3 +204,12 @@ TEST(syntax_for, by_version) {
     EXPECT_FALSE(session_env::syntax_for(session_env::Version{7, 6}));
     EXPECT_EQ(session_env::syntax_for(std::nullopt), SshdSyntax::Modern);
 }
+
+TEST(is_sshboot_secret, covers_the_cluster_secret) {
+    EXPECT_TRUE(session_env::is_sshboot_secret("SSHBOOT_CLUSTER_SECRET"));
+    EXPECT_TRUE(session_env::is_sshboot_secret("SSHBOOT_CLUSTER_SECRET_FILE"));
+    const auto sel =
+        session_env::select_variables({"SSHBOOT_CLUSTER_SECRET=x", "A=1"}, {{"*"}, {}});
+    ASSERT_EQ(sel.variables.size(), 1u);
+    EXPECT_EQ(sel.variables[0].name, "A");
+}

@@ -38,6 +38,14 @@ start_cluster() {
 	run -0 cluster_exec 0 -- ssh -G node-2
 	assert_line "port ${CLUSTER_PORTS[2]}"
 	assert_line "stricthostkeychecking true"
+	# DeepSpeed's hostfile names the aliases; ~/.deepspeed_env carries PATH.
+	run -0 cluster_exec 0 -- cat /job/hostfile
+	assert_output "node-0 slots=1
+node-1 slots=1
+node-2 slots=1"
+	run -0 cluster_exec 0 -- cat /root/.deepspeed_env
+	assert_line "PATH=$E2E_CONTAINER_PATH"
+	refute_output --partial SSHBOOT_CLUSTER
 }
 
 @test "pdsh over ssh runs on all three nodes and sees each container's environment" {
@@ -79,6 +87,7 @@ rank 2 of 3 sum 60"
 
 @test "a non-root SSH_USER gets the aliases, pdsh and mpirun without root's consent variables" {
 	start_cluster SSH_USER=alice
+	run -0 cluster_exec 0 -u alice -- sshboot cluster wait --timeout 30
 	run -0 --separate-stderr cluster_exec 0 -u alice -- ssh node-2 'id -un; hostname'
 	assert_output "alice
 cnode2"

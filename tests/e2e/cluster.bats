@@ -242,3 +242,23 @@ node-2 slots=1"
 	assert_output --partial "node-0 ($name-0.$name:${CLUSTER_PORTS[0]}): DNS"
 	assert_output --partial "node-2 ($name-2.$name:${CLUSTER_PORTS[0]}): DNS"
 }
+
+@test "a symlinked ~/.ssh/config costs only the aliases: the node starts, the link's target is untouched" {
+	local secret root
+	secret=$(cluster_secret)
+	cluster_prepare_root 0
+	root=${CLUSTER_ROOTS[0]}
+	mkdir -m 0700 "$root/root/.ssh"
+	printf 'keep me\n' >"$root/root/target"
+	ln -s /root/target "$root/root/.ssh/config"
+	cluster_node_start 0 "$secret"
+	cluster_node_ready 0
+	grep -q 'config is not a regular file' "$BATS_TEST_TMPDIR/node0.err" ||
+		fail "no warning about ~/.ssh/config$(cluster_dump 0)"
+	run -0 cat "$root/root/target"
+	assert_output "keep me"
+	run -0 cluster_exec 0 -- cat /job/hostfile.mpich
+	assert_output "node-0:1
+node-1:1
+node-2:1"
+}

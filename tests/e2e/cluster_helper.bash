@@ -149,21 +149,20 @@ cluster_secret() {
 	printf '%s\n' "$out"
 }
 
-# _cluster_root I: node I's root, made on first use (kept across restarts).
-_cluster_root() {
+# cluster_prepare_root I: make node I's root (kept across restarts) and set
+# CLUSTER_ROOTS[I]; a test may change files in it before the node starts.
+cluster_prepare_root() {
 	local i=$1 dir=$BATS_TEST_TMPDIR/node$1
-	if [[ -z ${CLUSTER_ROOTS[i]} ]]; then
-		_cluster_base || fail "could not build the cluster root in $E2E_CACHE"
-		mkdir -p "$dir/root" "$dir/upper" "$dir/work"
-		if ! mount -t overlay overlay \
-			-o "lowerdir=$CLUSTER_ROOT_BASE,upperdir=$dir/upper,workdir=$dir/work" "$dir/root" 2>/dev/null; then
-			cp -a "$CLUSTER_ROOT_BASE/." "$dir/root/"
-			rmdir "$dir/upper" && ln -s root "$dir/upper"
-		fi
-		install -m 0755 "$E2E_SSHBOOT" "$dir/root/usr/local/bin/sshboot"
-		CLUSTER_ROOTS[i]=$dir/root
+	[[ -z ${CLUSTER_ROOTS[i]} ]] || return 0
+	_cluster_base || fail "could not build the cluster root in $E2E_CACHE"
+	mkdir -p "$dir/root" "$dir/upper" "$dir/work"
+	if ! mount -t overlay overlay \
+		-o "lowerdir=$CLUSTER_ROOT_BASE,upperdir=$dir/upper,workdir=$dir/work" "$dir/root" 2>/dev/null; then
+		cp -a "$CLUSTER_ROOT_BASE/." "$dir/root/"
+		rmdir "$dir/upper" && ln -s root "$dir/upper"
 	fi
-	printf '%s\n' "${CLUSTER_ROOTS[i]}"
+	install -m 0755 "$E2E_SSHBOOT" "$dir/root/usr/local/bin/sshboot"
+	CLUSTER_ROOTS[i]=$dir/root
 }
 
 # Sets the UTS namespace's hostname to $0, then runs the rest.
@@ -176,9 +175,8 @@ _CLUSTER_HOSTNAME='hostname "$0" && exec "$@"'
 cluster_node_start() {
 	local i=$1 secret=$2
 	shift 2
-	local root
-	root=$(_cluster_root "$i")
-	CLUSTER_ROOTS[i]=$root
+	cluster_prepare_root "$i"
+	local root=${CLUSTER_ROOTS[i]}
 	[[ -z ${CLUSTER_PIDS[i]} ]] || fail "node $i already runs"
 	local v
 	for v in "$@"; do

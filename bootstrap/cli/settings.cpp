@@ -68,6 +68,13 @@ constexpr std::array k_env_options = {
     EnvOption{"SSHBOOT_CLUSTER_HOSTS", "cluster-hosts",
               "the nodes in rank order, comma-separated host[:port] (default: from the "
               "platform)"},
+    EnvOption{"SSHBOOT_CLUSTER_PATTERN", "cluster-pattern",
+              "the nodes' names with {rank} where the ordinal goes, e.g. trainer-{rank}.trainer "
+              "(Kubernetes StatefulSet or Indexed Job)"},
+    EnvOption{"SSHBOOT_CLUSTER_SIZE", "cluster-size",
+              "the number of nodes SSHBOOT_CLUSTER_PATTERN names"},
+    EnvOption{"SSHBOOT_CLUSTER_SLOTS", "cluster-slots",
+              "processes per node in the hostfiles (default: GPUs per node, else 1)"},
     EnvOption{"SSHBOOT_KEEP_ALIVE", "keep-alive", "1: keep serving SSH after COMMAND exits"},
     EnvOption{"SSHBOOT_STOP_TIMEOUT", "stop-timeout",
               "seconds COMMAND gets between SIGTERM and SIGKILL on stop (default 8)"},
@@ -285,6 +292,9 @@ util::Expected<Settings> parse_settings(const std::vector<std::string>& args,
     s.cluster_secret_file = get("cluster-secret-file");
     s.cluster_rank = get("cluster-rank");
     s.cluster_hosts = get("cluster-hosts");
+    s.cluster_pattern = get("cluster-pattern");
+    s.cluster_size = get("cluster-size");
+    s.cluster_slots = get("cluster-slots");
     if (has("cluster-secret") && has("cluster-secret-file")) {
         return util::make_error(
             "SSHBOOT_CLUSTER_SECRET and SSHBOOT_CLUSTER_SECRET_FILE are both set: give the "

@@ -58,6 +58,11 @@ struct Settings {
     std::string cluster_secret_file;
     std::string cluster_rank;
     std::string cluster_hosts;
+    // SSHBOOT_CLUSTER_PATTERN, _SIZE, _SLOTS: read by cluster::resolve_topology
+    // from the environment; a flag given here replaces its variable there.
+    std::string cluster_pattern;
+    std::string cluster_size;
+    std::string cluster_slots;
     bool cluster_mode() const { return !cluster_secret.empty() || !cluster_secret_file.empty(); }
 
     bool keep_alive = false;

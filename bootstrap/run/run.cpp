@@ -115,6 +115,13 @@ util::Expected<std::optional<cluster::ClusterPlan>> plan_cluster(const cli::Sett
     options.env = environment_map();
     // The secret is in `options.secret` and the settings only.
     options.env.erase("SSHBOOT_CLUSTER_SECRET");
+    for (const auto& [name, value] : {std::pair{"SSHBOOT_CLUSTER_PATTERN", &s.cluster_pattern},
+                                      std::pair{"SSHBOOT_CLUSTER_SIZE", &s.cluster_size},
+                                      std::pair{"SSHBOOT_CLUSTER_SLOTS", &s.cluster_slots}}) {
+        if (!value->empty()) {
+            options.env[name] = *value;
+        }
+    }
     auto plan = cluster::plan_cluster(options);
     if (!plan) {
         return plan.error();

@@ -101,6 +101,45 @@ util::Status write_user_file(int dirfd, const std::string& shown, const std::str
     return util::ok();
 }
 
+// ~/.ssh/config's managed block and ~/.deepspeed_env, never through a
+// symlink under the home.
+util::Status write_user_files(const Topology& t, const accounts::PasswdEntry& user,
+                              const std::string& identity_file,
+                              const std::vector<std::string>& session_env) {
+    const std::string ssh_dir_path = user.home + "/.ssh";
+    auto home = util::open_dir(user.home);
+    if (!home) {
+        return home.error();
+    }
+    auto ssh_dir =
+        util::open_subdir_nofollow(home->get(), ".ssh", 0700, util::FileOwner{user.uid, user.gid});
+    if (!ssh_dir) {
+        return util::make_error(user.home + "/" + ssh_dir.error().message);
+    }
+    std::string existing;
+    struct stat st {};
+    if (::fstatat(ssh_dir->get(), "config", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (!S_ISREG(st.st_mode)) {
+            return util::make_error(ssh_dir_path +
+                                    "/config is not a regular file (a symlink?); refusing to "
+                                    "follow it. Replace it with a regular file");
+        }
+        auto text = util::read_file_at(ssh_dir->get(), "config");
+        if (!text) {
+            return util::make_error(ssh_dir_path + "/" + text.error().message);
+        }
+        existing = std::move(*text);
+    }
+    const std::string config =
+        merge_ssh_config(existing, render_ssh_config_block(t, user.name, identity_file));
+    if (auto w = write_user_file(ssh_dir->get(), ssh_dir_path + "/config", "config", config, user);
+        !w) {
+        return w;
+    }
+    return write_user_file(home->get(), user.home + "/.deepspeed_env", ".deepspeed_env",
+                           render_deepspeed_env(session_env), user);
+}
+
 }  // namespace
 
 std::vector<std::string> render_ssh_config_block(const Topology& t, const std::string& user,
@@ -305,40 +344,13 @@ util::Expected<std::vector<std::string>> write_launch_files(
         return st.error();
     }
 
-    // The user's files: never through a symlink under the home.
-    auto home = util::open_dir(user.home);
-    if (!home) {
-        return home.error();
-    }
-    auto ssh_dir =
-        util::open_subdir_nofollow(home->get(), ".ssh", 0700, util::FileOwner{user.uid, user.gid});
-    if (!ssh_dir) {
-        return util::make_error(user.home + "/" + ssh_dir.error().message);
-    }
-    std::string existing;
-    struct stat st {};
-    if (::fstatat(ssh_dir->get(), "config", &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        if (!S_ISREG(st.st_mode)) {
-            return util::make_error(ssh_dir_path +
-                                    "/config is not a regular file (a symlink?); refusing to "
-                                    "follow it. Replace it with a regular file.");
-        }
-        auto text = util::read_file_at(ssh_dir->get(), "config");
-        if (!text) {
-            return util::make_error(ssh_dir_path + "/" + text.error().message);
-        }
-        existing = std::move(*text);
-    }
-    const std::string config =
-        merge_ssh_config(existing, render_ssh_config_block(t, user.name, identity_file));
-    if (auto w = write_user_file(ssh_dir->get(), ssh_dir_path + "/config", "config", config, user);
-        !w) {
-        return w.error();
-    }
-    if (auto w = write_user_file(home->get(), user.home + "/.deepspeed_env", ".deepspeed_env",
-                                 render_deepspeed_env(session_env), user);
-        !w) {
-        return w.error();
+    // The user's files are the user's to break: a piece refused only costs
+    // that piece (said in a warning), never the node.
+    if (auto st = write_user_files(t, user, identity_file, session_env); !st) {
+        log::warn(
+            "cluster: {}; launchers on this node cannot use the node-<rank> aliases until "
+            "it is fixed and the container restarts",
+            st.error().message);
     }
     return session_entries(paths, user.name);
 }

@@ -1,6 +1,13 @@
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 
 #include "cluster/wait.hpp"
 
@@ -112,4 +119,35 @@ TEST(wait_command, missing_state_is_a_usage_error) {
               2);
     EXPECT_EQ(cluster::wait_command({"--timeout", "soon"}), 2);
     EXPECT_EQ(cluster::wait_command({"--help"}), 0);
+}
+
+TEST(wait_command, names_a_refused_node_with_the_real_ssh_client) {
+    if (::access("/usr/bin/ssh", X_OK) != 0) {
+        GTEST_SKIP() << "no ssh client";
+    }
+    // A port nobody listens on: bound, not listening, then closed.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    socklen_t len = sizeof addr;
+    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    const auto port = ntohs(addr.sin_port);
+    ::close(fd);
+
+    char tmpl[] = "/tmp/sshboot-wait-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const std::string dir = tmpl;
+    cluster::ClusterState s{0, "root", dir + "/id", dir + "/known_hosts", {{0, "127.0.0.1", port}}};
+    { std::ofstream(dir + "/state") << cluster::render_state(s); }
+    testing::internal::CaptureStdout();
+    const int code = cluster::wait_command({"--state", dir + "/state", "--timeout", "0"});
+    const std::string out = testing::internal::GetCapturedStdout();
+    std::filesystem::remove_all(dir);
+    EXPECT_EQ(code, 1) << out;
+    EXPECT_NE(out.find("node-0 (127.0.0.1:" + std::to_string(port) + "): connection refused"),
+              std::string::npos)
+        << out;
 }

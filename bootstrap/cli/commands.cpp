@@ -13,9 +13,11 @@
 #include "cluster/secret.hpp"
 #include "cluster/wait.hpp"
 #include "doctor/doctor.hpp"
+#include "doctor/session_env_view.hpp"
 #include "keys/check_report.hpp"
 #include "keys/parse.hpp"
 #include "password/command.hpp"
+#include "session_env/export.hpp"
 #include "util/expected.hpp"
 #include "util/fd.hpp"
 #include "util/log.hpp"
@@ -41,6 +43,7 @@ constexpr const char* k_check_key_usage =
 
 constexpr const char* k_doctor_usage =
     "Usage: sshboot doctor [--json]\n"
+    "       sshboot doctor --session-env\n"
     "\n"
     "Diagnoses SSH inside this container: sshd installed, running and listening\n"
     "on SSH_PORT (default 22), its config, host keys, /run/sshd, the login user\n"
@@ -48,6 +51,10 @@ constexpr const char* k_doctor_usage =
     "StrictModes demands, keys and password login, the external endpoint and the\n"
     "session environment export. Prints OK or FAIL with a fix for each.\n"
     "Exit status: 0 when every check passed, 1 otherwise.\n"
+    "\n"
+    "With --session-env it prints instead which variables SSH sessions see, names\n"
+    "only: plain, restricted (secrets), withheld and left out, as sshboot's last\n"
+    "start exported them. Exit status: 0, or 1 when nothing was exported yet.\n"
     "\n";
 
 util::Expected<std::string> read_fd(int fd, const std::string& name) {
@@ -138,7 +145,7 @@ int check_key_command(const std::vector<std::string>& args) {
                 "~/.ssh/id_ed25519.pub) or pipe it in (pbpaste | sshboot check-key -)");
             return 2;
         }
-        file = "-";
+        file.assign(1, '-');  // not = "-": g++ 12 warns falsely (-Wrestrict)
     }
     auto text = read_input(file);
     if (!text) {
@@ -155,7 +162,9 @@ int check_key_command(const std::vector<std::string>& args) {
 
 int doctor_command(const std::vector<std::string>& args, const Environment& env) {
     po::options_description desc("Options");
-    desc.add_options()("json", "print the result as JSON")("help,h", "show this help");
+    desc.add_options()("json", "print the result as JSON")(
+        "session-env", "list the variables SSH sessions see (names only)")("help,h",
+                                                                           "show this help");
     auto vm = parse_args(args, desc, 0, "sshboot doctor --help");
     if (!vm) {
         log::error("{}", vm.error().message);
@@ -168,10 +177,23 @@ int doctor_command(const std::vector<std::string>& args, const Environment& env)
         std::fputs(opts.str().c_str(), stdout);
         return 0;
     }
+    if (vm->count("session-env") != 0) {
+        if (vm->count("json") != 0) {
+            log::error("--session-env prints text only (see sshboot doctor --help)");
+            return 2;
+        }
+        return doctor::run_session_env(session_env::k_profile_dir);
+    }
     doctor::GatherOptions options;
     for (const auto& name : doctor::doctor_variables()) {
         if (auto it = env.find(name); it != env.end()) {
             options.env.emplace(name, it->second);
+        }
+    }
+    // The platforms' port variables named after SSH_PORT.
+    for (const auto& [name, value] : env) {
+        if (name.starts_with("RUNPOD_TCP_PORT_") || name.starts_with("VAST_TCP_PORT_")) {
+            options.env.emplace(name, value);
         }
     }
     if (auto it = env.find("PATH"); it != env.end() && !it->second.empty()) {

@@ -47,9 +47,11 @@ constexpr std::array k_env_options = {
     EnvOption{"SSH_PUBLIC_HOST", "public-host", "external host name or IP to print"},
     EnvOption{"SSH_PUBLIC_PORT", "public-port", "external port to print"},
     EnvOption{"RUNPOD_PUBLIC_IP", "runpod-public-ip", "RunPod's public IP of the pod"},
-    EnvOption{"RUNPOD_TCP_PORT_22", "runpod-tcp-port-22", "RunPod's external port for 22"},
+    EnvOption{"RUNPOD_TCP_PORT_22", "runpod-tcp-port-22",
+              "RunPod's external port for 22; used when RUNPOD_TCP_PORT_<SSH_PORT> is unset"},
     EnvOption{"PUBLIC_IPADDR", "vast-public-ip", "vast.ai's public IP of the instance"},
-    EnvOption{"VAST_TCP_PORT_22", "vast-tcp-port-22", "vast.ai's external port for 22"},
+    EnvOption{"VAST_TCP_PORT_22", "vast-tcp-port-22",
+              "vast.ai's external port for 22; used when VAST_TCP_PORT_<SSH_PORT> is unset"},
     EnvOption{"RUNPOD_POD_ID", "pod-id", "names the ~/.ssh/config Host in the connect block"},
     EnvOption{"VAST_CONTAINERLABEL", "vast-container-label",
               "vast.ai's instance label; names the ~/.ssh/config Host when RUNPOD_POD_ID is unset"},
@@ -84,7 +86,11 @@ po::options_description make_options() {
     po::options_description desc("Options (each also read from the variable in brackets)");
     desc.add_options()("help,h", "show this help and exit")(
         "version,V", "print the version and exit")("verbose,v", "log debug detail")(
-        "process-group,g", "forward signals to COMMAND's whole process group (like tini -g)");
+        "process-group,g", "forward signals to COMMAND's whole process group (like tini -g)")(
+        "runpod-tcp-port", po::value<std::string>()->value_name("VALUE"),
+        "RunPod's external port for SSH_PORT [RUNPOD_TCP_PORT_<SSH_PORT>]")(
+        "vast-tcp-port", po::value<std::string>()->value_name("VALUE"),
+        "vast.ai's external port for SSH_PORT [VAST_TCP_PORT_<SSH_PORT>]");
     for (const auto& e : k_env_options) {
         std::string help = std::string(e.help) + " [" + e.variable + "]";
         desc.add(boost::make_shared<po::option_description>(
@@ -170,12 +176,16 @@ bool is_valid_user_name(const std::string& name) {
 std::string help_text() {
     std::ostringstream out;
     out << "Usage: sshboot [run] [OPTIONS] [-- COMMAND [ARG...]]\n"
+           "       sshboot password [--generate | --stdin] [--user USER]\n"
+           "                                             set a password, turn password login on,\n"
+           "                                             print how to connect\n"
            "       sshboot check-key [FILE|-] [--json]   check public-key text before pasting it\n"
            "       sshboot doctor [--json]               diagnose SSH inside this container\n"
-           "       sshboot cluster secret                print a new cluster secret\n"
-           "       sshboot cluster wait [--timeout S]    wait until every cluster node accepts "
-           "SSH\n"
-           "       sshboot --version | --help\n\n"
+           "       sshboot cluster secret | wait [--timeout S]\n"
+           "                                             multi-node jobs: make a cluster secret;\n"
+           "                                             wait until every peer accepts SSH\n"
+           "       sshboot --version | --help\n"
+           "Each subcommand has its own --help.\n\n"
            "Makes this container reachable over SSH: installs the public keys given,\n"
            "creates host keys, starts OpenSSH's sshd, supervises it as PID 1, prints\n"
            "the command that connects, then runs COMMAND if one is given.\n\n"
@@ -278,14 +288,31 @@ util::Expected<Settings> parse_settings(const std::vector<std::string>& args,
     s.runpod_tcp_port_22 = get("runpod-tcp-port-22");
     s.vast_public_ip = get("vast-public-ip");
     s.vast_tcp_port_22 = get("vast-tcp-port-22");
+    // The platforms' variables named after the internal port: read once the
+    // port is known; a flag wins.
+    auto env_or = [&](const char* option, const std::string& variable) {
+        if (has(option)) {
+            return get(option);
+        }
+        auto it = env.find(variable);
+        return it == env.end() ? std::string() : it->second;
+    };
+    const std::string port_text = std::to_string(s.port);
+    s.runpod_tcp_port = env_or("runpod-tcp-port", "RUNPOD_TCP_PORT_" + port_text);
+    s.vast_tcp_port = env_or("vast-tcp-port", "VAST_TCP_PORT_" + port_text);
     s.pod_id = get("pod-id");
     s.vast_container_label = get("vast-container-label");
     s.env_exclude = get("env-exclude");
     s.env_include = get("env-include");
     for (const auto* v : {&s.public_host, &s.runpod_public_ip, &s.vast_public_ip}) {
-        if (has_control_chars(*v) || v->find(' ') != std::string::npos) {
+        // A host name or address is ASCII (an IDN is given as xn--...): a
+        // byte above 0x7f could be a C1 control printed in the connect block.
+        const bool non_ascii =
+            std::any_of(v->begin(), v->end(), [](unsigned char c) { return c >= 0x80; });
+        if (has_control_chars(*v) || non_ascii || v->find(' ') != std::string::npos) {
             return util::make_error("external host " + util::quoted_for_log(*v) +
-                                    " contains spaces or control characters");
+                                    " contains spaces or control characters (give an IP address "
+                                    "or an ASCII host name)");
         }
     }
     s.cluster_secret = get("cluster-secret");

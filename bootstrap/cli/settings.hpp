@@ -41,6 +41,10 @@ struct Settings {
     std::string runpod_tcp_port_22;
     std::string vast_public_ip;
     std::string vast_tcp_port_22;
+    // RUNPOD_TCP_PORT_<port> / VAST_TCP_PORT_<port> for the SSH_PORT in use
+    // (the platforms name the external port after the internal one).
+    std::string runpod_tcp_port;
+    std::string vast_tcp_port;
 
     // Names the ~/.ssh/config Host: RUNPOD_POD_ID, else VAST_CONTAINERLABEL.
     std::string pod_id;

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "util/json.hpp"
+#include "util/parse.hpp"
 
 namespace sshboot::doctor {
 namespace {
@@ -509,10 +510,9 @@ CheckResult check_endpoint(const Facts& f) {
     if (auto endpoint = report::detect_endpoint(e)) {
         // The platform forwards its port to port 22 inside; with host
         // networking (the same port outside and in) there is no forwarding.
-        if ((endpoint->source == "RunPod" || endpoint->source == "vast.ai") && f.port != 22 &&
+        const std::string var = report::endpoint_port_variable(e);
+        if ((var == "RUNPOD_TCP_PORT_22" || var == "VAST_TCP_PORT_22") && f.port != 22 &&
             endpoint->port != f.port) {
-            const std::string var =
-                endpoint->source == "RunPod" ? "RUNPOD_TCP_PORT_22" : "VAST_TCP_PORT_22";
             return fail(id,
                         var +
                             " forwards to port 22 of this container, but sshd is expected on "
@@ -524,10 +524,12 @@ CheckResult check_endpoint(const Facts& f) {
                           std::to_string(endpoint->port) + " (from " + endpoint->source + ")");
     }
     if (!e.runpod_public_ip.empty()) {
+        const std::string port = std::to_string(f.port);
         return fail(id,
-                    "RUNPOD_PUBLIC_IP is set but RUNPOD_TCP_PORT_22 is not: TCP port 22 is not "
-                    "exposed, so the pod cannot be reached over SSH from outside",
-                    "edit the pod or its template: add 22 under \"Expose TCP Ports\"");
+                    "RUNPOD_PUBLIC_IP is set but " + report::runpod_port_variable(f.port) +
+                        " is not: TCP port " + port +
+                        " is not exposed, so the pod cannot be reached over SSH from outside",
+                    "edit the pod or its template: add " + port + " under \"Expose TCP Ports\"");
     }
     return fail(id,
                 "RUNPOD_PUBLIC_IP or RUNPOD_TCP_PORT_22 are missing (and SSH_PUBLIC_HOST is "
@@ -612,17 +614,20 @@ int doctor_exit_code(const std::vector<CheckResult>& results) {
 std::string render_text(const std::vector<CheckResult>& results) {
     std::string out;
     std::size_t failed = 0;
+    // Messages quote what doctor found (SSH_USER, paths, ...): escaped, so no
+    // escape sequence reaches the terminal and each check stays on one line.
+    auto shown = [](const std::string& text) { return util::printable(text, std::string::npos); };
     for (const auto& r : results) {
         switch (r.status) {
             case Status::Ok:
-                out += "OK    " + r.message + "\n";
+                out += "OK    " + shown(r.message) + "\n";
                 break;
             case Status::Skip:
-                out += "SKIP  " + r.message + "\n";
+                out += "SKIP  " + shown(r.message) + "\n";
                 break;
             case Status::Fail:
                 ++failed;
-                out += "FAIL  " + r.message + ". Fix: " + r.fix + "\n";
+                out += "FAIL  " + shown(r.message) + ". Fix: " + shown(r.fix) + "\n";
                 break;
         }
     }

@@ -449,7 +449,9 @@ Facts gather(const GatherOptions& o) {
                                          get("RUNPOD_TCP_PORT_22"),
                                          get("PUBLIC_IPADDR"),
                                          get("VAST_TCP_PORT_22"),
-                                         f.port};
+                                         f.port,
+                                         get(report::runpod_port_variable(f.port).c_str()),
+                                         get(report::vast_port_variable(f.port).c_str())};
 
     const std::string passwd_path = util::path_join(o.etc_dir, "passwd");
     std::string passwd_text;

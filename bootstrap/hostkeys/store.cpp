@@ -19,6 +19,7 @@
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
+#include "util/parse.hpp"
 #include "util/process.hpp"
 
 namespace sshboot::hostkeys {
@@ -616,8 +617,8 @@ util::Expected<std::vector<std::string>> parse_host_key_types(std::string_view c
                        [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
         const TypeInfo* info = find_type(lower);
         if (info == nullptr) {
-            return util::make_error("unknown host key type \"" + std::string(raw) + "\" (use " +
-                                    std::string(k_accepted) + ", separated by commas)");
+            return util::make_error("unknown host key type " + util::quoted_for_log(raw) +
+                                    " (use " + std::string(k_accepted) + ", separated by commas)");
         }
         const std::string name(info->name);
         if (std::find(out.begin(), out.end(), name) == out.end()) {

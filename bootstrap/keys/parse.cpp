@@ -11,6 +11,7 @@
 #include "keys/fingerprint.hpp"
 #include "keys/wire.hpp"
 #include "util/base64.hpp"
+#include "util/parse.hpp"
 
 namespace sshboot::keys {
 namespace {
@@ -142,15 +143,7 @@ void replace_all(std::string& s, std::string_view from, std::string_view to) {
 
 // A short, printable quote of pasted text for messages.
 std::string excerpt(std::string_view s, std::size_t max = 40) {
-    std::string out;
-    for (char c : s.substr(0, max)) {
-        const auto u = static_cast<unsigned char>(c);
-        out.push_back(u < 0x20 || u == 0x7f ? '?' : c);
-    }
-    if (s.size() > max) {
-        out += "...";
-    }
-    return out;
+    return util::printable(s, max);
 }
 
 bool is_null_word(std::string_view s) {

@@ -1,6 +1,7 @@
 #include "password/options.hpp"
 
 #include "cli/settings.hpp"
+#include "util/parse.hpp"
 
 namespace sshboot::password {
 
@@ -51,8 +52,8 @@ util::Expected<Options> parse_options(const std::vector<std::string>& args) {
                 return v.error();
             }
             if (!cli::is_valid_user_name(*v)) {
-                return util::make_error("password: --user '" + *v +
-                                        "' is not a valid user name (lowercase letters, digits, "
+                return util::make_error("password: --user " + util::quoted_for_log(*v) +
+                                        " is not a valid user name (lowercase letters, digits, "
                                         "'_' and '-', starting with a letter or '_')");
             }
             out.user = *v;

@@ -1,6 +1,7 @@
 // The connect block printed on stdout once sshd accepts connections.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,30 @@ std::string fingerprint_line(const HostKeyInfo& key);
 // Turns a pod id or hostname into a safe ssh_config Host name.
 std::string sanitize_alias(const std::string& name);
 
+// The ~/.ssh/config block for the alias (Host line first, options indented
+// by four spaces), without a trailing newline.
+std::vector<std::string> config_block_lines(const ConnectInput& input);
+
+// One POSIX sh command (`sh -c '...'`, several lines) to paste on the laptop:
+// it puts the config block (between marker comments, before the first Host or
+// Match section) into ~/.ssh/config and the alias's known_hosts lines into
+// ~/.ssh/known_hosts, replacing what an earlier paste for the same alias
+// wrote, and creates ~/.ssh (0700) when missing. nullopt when a value holds a
+// character that is not safe to paste into a shell (then it is not offered).
+std::optional<std::string> laptop_setup_command(const ConnectInput& input);
+
 util::Expected<std::string> render_connect_block(const ConnectInput& input);
+
+// Everything printed on stdout once sshd accepts connections: the connect
+// block when `sources` name an endpoint; otherwise the missing-endpoint
+// message, then the host's identity with the in-container address so a user
+// who reaches it another way (a proxy, a port-forward, a VPN) can verify it,
+// and a generated password when there is one.
+struct ReportInput {
+    ConnectInput connect;  // endpoint is filled in from sources
+    EndpointSources sources;
+    std::string local_address;  // the container's own address ("10.0.0.5")
+};
+util::Expected<std::string> render_report(const ReportInput& input);
 
 }  // namespace sshboot::report

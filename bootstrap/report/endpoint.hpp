@@ -8,11 +8,16 @@
 
 namespace sshboot::report {
 
+// New fields go at the end: callers initialise this positionally.
 struct EndpointSources {
     std::string public_host, public_port;
     std::string runpod_public_ip, runpod_tcp_port_22;
     std::string vast_public_ip, vast_tcp_port_22;
     std::uint16_t internal_port = 22;
+    // RUNPOD_TCP_PORT_<internal_port> and VAST_TCP_PORT_<internal_port>: the
+    // platforms name the external port after the internal one. Used before
+    // the _22 variables when the internal port is not 22.
+    std::string runpod_tcp_port, vast_tcp_port;
 };
 
 struct Endpoint {
@@ -21,11 +26,22 @@ struct Endpoint {
     std::string source;  // "SSH_PUBLIC_HOST", "RunPod", "vast.ai"
 };
 
+// "RUNPOD_TCP_PORT_<port>" / "VAST_TCP_PORT_<port>".
+std::string runpod_port_variable(std::uint16_t internal_port);
+std::string vast_port_variable(std::uint16_t internal_port);
+
 // The endpoint, or nullopt when no source names a host. A source with a host
-// but no port uses SSH_PUBLIC_PORT, then the internal port.
+// but no port uses SSH_PUBLIC_PORT, then the internal port. On RunPod and
+// vast.ai the variable for the internal port wins over the one for 22.
 std::optional<Endpoint> detect_endpoint(const EndpointSources& sources);
 
-// The lines printed when no endpoint is known: what it means, what to do.
-std::string missing_endpoint_message(std::uint16_t internal_port);
+// The variable that gave detect_endpoint's port ("RUNPOD_TCP_PORT_2222",
+// "SSH_PUBLIC_PORT"), or "" when the port is the internal one or no endpoint
+// is known.
+std::string endpoint_port_variable(const EndpointSources& sources);
+
+// The lines printed when no endpoint is known: what is missing (naming the
+// variable for the internal port), what it means, what to do.
+std::string missing_endpoint_message(const EndpointSources& sources);
 
 }  // namespace sshboot::report

@@ -4,6 +4,7 @@
 
 #include "util/fs.hpp"
 #include "util/log.hpp"
+#include "util/parse.hpp"
 
 namespace sshboot::run {
 namespace {
@@ -32,10 +33,12 @@ void add_file(KeySet& set, std::set<std::string>& seen, const std::string& path,
               const char* variable) {
     auto text = util::read_file(path, 1 << 20);
     if (!text) {
-        log::error("{}: cannot read keys: {}", variable, text.error().message);
+        // The path comes from the environment: shown escaped, like any value.
+        log::error("{}: cannot read keys: {}", variable,
+                   util::printable(text.error().message, 512));
         return;
     }
-    add_source(set, seen, *text, std::string(variable) + " (" + path + ")");
+    add_source(set, seen, *text, std::string(variable) + " (" + util::printable(path, 256) + ")");
 }
 
 }  // namespace

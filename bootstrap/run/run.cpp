@@ -21,6 +21,7 @@
 #include "keys/parse.hpp"
 #include "report/connect.hpp"
 #include "report/endpoint.hpp"
+#include "report/local_address.hpp"
 #include "run/key_sources.hpp"
 #include "session_env/export.hpp"
 #include "session_env/filter.hpp"
@@ -75,6 +76,7 @@ struct Plan {
     accounts::PasswdEntry user;
     std::vector<hostkeys::HostKey> host_keys;
     std::string sshd_path;
+    std::vector<std::string> sshd_env;  // sshd's environment
     bool password_login = false;
     std::vector<std::string> launch_hint;  // cluster mode: lines for the connect block
 };
@@ -298,11 +300,19 @@ util::Expected<Plan> apply(const cli::Settings& settings,
     // The container's environment for SSH sessions; a failure here costs the
     // sessions their environment, not SSH itself.
     bool config_has_secrets = false;
-    auto env_export = session_env::export_environment(
-        session_environment, {s.env_include, s.env_exclude, plan.sshd_path, plan.user.gid});
+    session_env::ExportOptions env_options;
+    env_options.include_patterns = s.env_include;
+    env_options.exclude_patterns = s.env_exclude;
+    env_options.sshd_path = plan.sshd_path;
+    env_options.user_group = plan.user.gid;
+    plan.sshd_env = session_environment;
+    auto env_export = session_env::export_environment(plan.sshd_env, env_options);
     if (env_export) {
         params.set_env = env_export->setenv_line;
         config_has_secrets = env_export->has_secrets;
+        if (!env_export->left_out.empty()) {
+            plan.sshd_env = session_env::without_names(plan.sshd_env, env_export->left_out);
+        }
     } else {
         log::warn("SSH sessions will not see the container's environment: {}",
                   env_export.error().message);
@@ -322,8 +332,9 @@ util::Expected<Plan> apply(const cli::Settings& settings,
     return plan;
 }
 
-util::Expected<pid_t> start_sshd(const std::string& sshd_path) {
-    return util::spawn(sshd::sshd_argv(sshd_path, sshd::k_config_path), {child_environment()});
+util::Expected<pid_t> start_sshd(const std::string& sshd_path,
+                                 const std::vector<std::string>& env) {
+    return util::spawn(sshd::sshd_argv(sshd_path, sshd::k_config_path), {env});
 }
 
 std::vector<report::HostKeyInfo> host_key_infos(const std::vector<hostkeys::HostKey>& host_keys) {
@@ -356,34 +367,31 @@ std::string alias_name(const cli::Settings& s) {
 void print_report(const cli::Settings& s, const std::string& user_name,
                   const std::vector<hostkeys::HostKey>& host_keys, const std::string& password,
                   bool password_login) {
-    report::EndpointSources sources{s.public_host,
-                                    s.public_port,
-                                    s.runpod_public_ip,
-                                    s.runpod_tcp_port_22,
-                                    s.vast_public_ip,
-                                    s.vast_tcp_port_22,
-                                    s.port};
-    auto endpoint = report::detect_endpoint(sources);
-    std::string text;
-    if (!endpoint) {
-        text = report::missing_endpoint_message(s.port);
-    } else {
-        report::ConnectInput input;
-        input.user = user_name;
-        input.endpoint = *endpoint;
-        input.host_keys = host_key_infos(host_keys);
-        input.password = password;
-        input.password_login = password_login;
-        input.alias = alias_name(s);
-        input.remote_dir = util::path_exists("/workspace") ? "/workspace/" : "~/";
-        auto block = report::render_connect_block(input);
-        if (!block) {
-            log::error("{}", block.error().message);
-            return;
-        }
-        text = std::move(*block);
+    report::ReportInput input;
+    input.sources = report::EndpointSources{s.public_host,
+                                            s.public_port,
+                                            s.runpod_public_ip,
+                                            s.runpod_tcp_port_22,
+                                            s.vast_public_ip,
+                                            s.vast_tcp_port_22,
+                                            s.port,
+                                            s.runpod_tcp_port,
+                                            s.vast_tcp_port};
+    input.connect.user = user_name;
+    input.connect.host_keys = host_key_infos(host_keys);
+    input.connect.password = password;
+    input.connect.password_login = password_login;
+    input.connect.alias = alias_name(s);
+    input.connect.remote_dir = util::path_exists("/workspace") ? "/workspace/" : "~/";
+    if (!report::detect_endpoint(input.sources)) {
+        input.local_address = report::container_address();
     }
-    std::fwrite(text.data(), 1, text.size(), stdout);
+    auto text = report::render_report(input);
+    if (!text) {
+        log::error("{}", text.error().message);
+        return;
+    }
+    std::fwrite(text->data(), 1, text->size(), stdout);
     std::fflush(stdout);
 }
 
@@ -434,7 +442,7 @@ int run(const cli::Settings& s) {
         log::error("{}", plan.error().message);
         return 1;
     }
-    auto pid = start_sshd(plan->sshd_path);
+    auto pid = start_sshd(plan->sshd_path, plan->sshd_env);
     if (!pid) {
         log::error("{}", pid.error().message);
         return 1;
@@ -466,8 +474,9 @@ int run(const cli::Settings& s) {
     }
 
     supervise::Config config;
-    const std::string sshd_path = plan->sshd_path;
-    config.start_sshd = [sshd_path] { return start_sshd(sshd_path); };
+    config.start_sshd = [sshd_path = plan->sshd_path, sshd_env = plan->sshd_env] {
+        return start_sshd(sshd_path, sshd_env);
+    };
     config.sshd_pid = *pid;
     config.command = s.command_argv;
     config.command_env = child_environment();

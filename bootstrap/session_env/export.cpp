@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <vector>
 
 #include "session_env/filter.hpp"
@@ -62,23 +63,39 @@ util::Expected<ExportResult> export_environment(const std::vector<std::string>& 
                                                 const ExportOptions& options) {
     const Patterns patterns{parse_patterns(options.include_patterns),
                             parse_patterns(options.exclude_patterns)};
-    auto selection = select_variables(environ_entries, patterns);
+    auto selection = select_variables(environ_entries, patterns, options.limits);
     for (const auto& warning : selection.skipped) {
         log::warn("{}", warning);
     }
 
     std::vector<Variable> plain;
     std::vector<Variable> secret;
+    std::set<std::string> secret_names;
     for (const auto& var : selection.variables) {
-        (looks_secret(var.name) ? secret : plain).push_back(var);
+        if (is_secret(var)) {
+            secret_names.insert(var.name);
+            secret.push_back(var);
+        } else {
+            plain.push_back(var);
+        }
     }
+    Manifest manifest;
+    for (const auto& var : secret) {
+        manifest.restricted.push_back(var.name);
+    }
+    manifest.withheld = std::move(selection.withheld);
+    // The world-readable file does not even name sshboot's secrets; doctor
+    // says they are always withheld.
+    std::erase_if(manifest.withheld, [](const std::string& n) { return is_sshboot_secret(n); });
+    manifest.left_out = std::move(selection.left_out);
 
     if (auto st = util::make_dirs(options.profile_dir, 0755); !st) {
         return st.error();
     }
     const std::string plain_path = util::path_join(options.profile_dir, k_profile_name);
     const std::string secret_path = util::path_join(options.profile_dir, k_secret_profile_name);
-    if (auto st = util::write_file_atomic(plain_path, render_profile(plain), 0644); !st) {
+    if (auto st = util::write_file_atomic(plain_path, render_profile(plain, &manifest), 0644);
+        !st) {
         return st.error();
     }
     if (secret.empty()) {
@@ -93,6 +110,7 @@ util::Expected<ExportResult> export_environment(const std::vector<std::string>& 
 
     ExportResult result;
     result.exported = selection.variables.size();
+    result.left_out = manifest.left_out;
     const auto version = sshd_version(options.sshd_path);
     const auto syntax = syntax_for(version);
     if (!syntax) {
@@ -109,16 +127,26 @@ util::Expected<ExportResult> export_environment(const std::vector<std::string>& 
             "environment variable {} is not passed to `ssh host cmd` sessions: this sshd "
             "(before OpenSSH 8.7) cannot quote its value; login shells still see it",
             name);
+        secret_names.erase(name);
     }
     result.setenv_line = std::move(line.line);
-    for (const auto& var : secret) {
-        if (std::find(line.skipped.begin(), line.skipped.end(), var.name) == line.skipped.end()) {
-            result.has_secrets = true;
-        }
-    }
+    result.has_secrets = !secret_names.empty();
     log::info("{} environment variable(s) passed to SSH sessions ({}{})",
               selection.variables.size(), plain_path, secret.empty() ? "" : ", " + secret_path);
     return result;
+}
+
+std::vector<std::string> without_names(const std::vector<std::string>& environ_entries,
+                                       const std::vector<std::string>& names) {
+    std::vector<std::string> out;
+    out.reserve(environ_entries.size());
+    for (const auto& entry : environ_entries) {
+        const std::string_view name(entry.data(), std::min(entry.find('='), entry.size()));
+        if (!std::binary_search(names.begin(), names.end(), name)) {
+            out.push_back(entry);
+        }
+    }
+    return out;
 }
 
 }  // namespace sshboot::session_env

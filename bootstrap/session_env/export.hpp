@@ -14,9 +14,11 @@
 //   (dropping /usr/local/cuda/bin, /opt/conda/bin, ...) before it sources
 //   /etc/profile.d/*.sh. So the same variables are exported again from a file
 //   there; it also serves `su -` and other login shells inside the container.
-// Values that look like secrets (HF_TOKEN, *_API_KEY, ...) go into a separate
-// profile.d file readable only by root and SSH_USER's group, and make sshd's
-// config file root-only.
+// Values that are secrets by name or by value (HF_TOKEN, *_API_KEY, a URL with
+// a password, ...; session_env::is_secret) go into a separate profile.d file
+// readable only by root and SSH_USER's group, and make sshd's config file
+// root-only. The world-readable file also lists, names only, what was
+// restricted, withheld and left out (for `sshboot doctor --session-env`).
 #pragma once
 
 #include <sys/types.h>
@@ -24,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "session_env/filter.hpp"
 #include "util/expected.hpp"
 
 namespace sshboot::session_env {
@@ -38,12 +41,14 @@ struct ExportOptions {
     std::string sshd_path;         // read for its OpenSSH version (SetEnv syntax)
     gid_t user_group = 0;          // SSH_USER's primary group: may read the secrets file
     std::string profile_dir = k_profile_dir;
+    Limits limits;  // bounds on what is exported
 };
 
 struct ExportResult {
-    std::string setenv_line;   // for sshd's config; empty when nothing is exported
-    bool has_secrets = false;  // setenv_line carries a value that looks like a secret
-    std::size_t exported = 0;  // variables in the profile files
+    std::string setenv_line;            // for sshd's config; empty when nothing is exported
+    bool has_secrets = false;           // setenv_line carries a value that looks like a secret
+    std::size_t exported = 0;           // variables in the profile files
+    std::vector<std::string> left_out;  // names over the export limits, sorted
 };
 
 // Selects the variables from `environ_entries` ("NAME=value"), writes the
@@ -52,5 +57,12 @@ struct ExportResult {
 // variable (its name, never its value), and returns the SetEnv line.
 util::Expected<ExportResult> export_environment(const std::vector<std::string>& environ_entries,
                                                 const ExportOptions& options);
+
+// `environ_entries` without the variables named in `names` (sorted): the
+// environment sshd gets when the container's is over the export limits. sshd
+// needs none of them, and copies its whole environment on every connection
+// (100,000 inherited variables cost over a second per login).
+std::vector<std::string> without_names(const std::vector<std::string>& environ_entries,
+                                       const std::vector<std::string>& names);
 
 }  // namespace sshboot::session_env

@@ -2,6 +2,7 @@
 // and a POSIX shell file for /etc/profile.d. Pure text -> text.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,8 +37,32 @@ struct SetEnvLine {
 // line it reads, so they cannot be split over several).
 SetEnvLine render_setenv_line(const std::vector<Variable>& vars, SshdSyntax syntax);
 
-// A /etc/profile.d file exporting `vars`, with a header comment.
-std::string render_profile(const std::vector<Variable>& vars);
+// A /etc/profile.d file exporting `vars`, with a header comment and, when
+// given, the manifest's comment lines.
+struct Manifest;
+std::string render_profile(const std::vector<Variable>& vars, const Manifest* manifest = nullptr);
+
+// What sessions see, by name only: kept as comments in the world-readable
+// profile file so that `sshboot doctor --session-env` can show it to any
+// user. Long lists are cut (k_manifest_max_names) and the rest counted.
+struct Manifest {
+    std::vector<std::string> plain;       // in the world-readable file
+    std::vector<std::string> restricted;  // secrets: only root and SSH_USER's group read them
+    std::vector<std::string> withheld;    // not exported by rule
+    std::vector<std::string> left_out;    // over the export limits
+    std::size_t withheld_more = 0;        // names beyond the ones listed
+    std::size_t left_out_more = 0;
+};
+inline constexpr std::size_t k_manifest_max_names = 500;
+
+// The manifest's comment lines ("# sshboot-restricted: A B", ...; plain names
+// are the file's export lines).
+std::string render_manifest(const Manifest& manifest);
+
+// The manifest read back from a profile file render_profile wrote: plain
+// from its export lines, the rest from its comment lines. Never holds a
+// value.
+Manifest parse_manifest(std::string_view profile_text);
 
 // The OpenSSH version named in a binary's bytes ("OpenSSH_9.2p1" -> {9, 2});
 // nullopt when there is none.

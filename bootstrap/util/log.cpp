@@ -3,6 +3,10 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
+#include "util/parse.hpp"
+
 namespace sshboot::log {
 namespace {
 
@@ -38,7 +42,18 @@ bool enabled(Level level) {
 }
 
 void write(Level level, std::string_view message) {
-    spdlog::log(to_spdlog(level), "{}", message);
+    // Callers quote the values they echo (util::quoted_for_log); this is the
+    // last guard: no control byte or escape sequence reaches the terminal,
+    // and an event stays on one line.
+    const bool clean = std::all_of(message.begin(), message.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u >= 0x20 && u < 0x7f;
+    });
+    if (clean) {
+        spdlog::log(to_spdlog(level), "{}", message);
+    } else {
+        spdlog::log(to_spdlog(level), "{}", util::printable(message, message.size()));
+    }
 }
 
 }  // namespace sshboot::log

@@ -21,7 +21,9 @@ void init(bool verbose = false);
 // Whether lines of `level` are written (debug only when verbose).
 bool enabled(Level level);
 
-// Writes one finished line.
+// Writes one finished line; control characters and bytes outside ASCII in
+// it are shown escaped (util::printable), so it stays one line and sends no
+// escape sequence to a terminal.
 void write(Level level, std::string_view message);
 
 template <typename... Args>

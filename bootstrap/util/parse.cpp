@@ -14,10 +14,9 @@ std::optional<std::uint16_t> parse_port(std::string_view text) {
     return static_cast<std::uint16_t>(value);
 }
 
-std::string quoted_for_log(std::string_view text) {
-    constexpr std::size_t k_max = 64;
-    std::string out = "'";
-    for (std::size_t i = 0; i < text.size() && i < k_max; ++i) {
+std::string printable(std::string_view text, std::size_t max) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size() && i < max; ++i) {
         const auto c = static_cast<unsigned char>(text[i]);
         if (c == '\n') {
             out += "\\n";
@@ -34,10 +33,14 @@ std::string quoted_for_log(std::string_view text) {
             out += static_cast<char>(c);
         }
     }
-    if (text.size() > k_max) {
+    if (text.size() > max) {
         out += "...";
     }
-    return out + "'";
+    return out;
+}
+
+std::string quoted_for_log(std::string_view text) {
+    return "'" + printable(text) + "'";
 }
 
 }  // namespace sshboot::util

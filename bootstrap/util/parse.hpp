@@ -11,9 +11,14 @@ namespace sshboot::util {
 // A TCP port, 1 to 65535, digits only.
 std::optional<std::uint16_t> parse_port(std::string_view text);
 
-// `text` in single quotes for a message, on one line whatever it holds:
-// control characters and bytes outside ASCII are shown as \n, \t, \r or
-// \xNN, and more than 64 bytes are cut with "...".
+// `text` made safe to show in a message or on a terminal, on one line
+// whatever it holds: control characters (ESC, BEL, ...) and bytes outside
+// ASCII are shown as \n, \t, \r or \xNN, and more than `max` bytes are cut
+// with "...". Every value from outside that a message echoes goes through
+// this (or quoted_for_log), so no escape sequence reaches a log or terminal.
+std::string printable(std::string_view text, std::size_t max = 64);
+
+// printable(text) in single quotes.
 std::string quoted_for_log(std::string_view text);
 
 }  // namespace sshboot::util

@@ -51,6 +51,17 @@ scanned_fingerprint() {
 	done
 }
 
+@test "sshboot --help lists every subcommand" {
+	install_sshboot
+	run --separate-stderr root_exec -- /usr/local/bin/sshboot --help
+	assert_success
+	local line
+	for line in 'sshboot \[run\]' 'sshboot password' 'sshboot check-key' 'sshboot doctor' \
+		'sshboot cluster secret \| wait' 'sshboot --version \| --help'; do
+		grep -qE -- "^ *(Usage: )?$line" <<<"$output" || fail "--help does not list /$line/: $output"
+	done
+}
+
 @test "an unknown option is a usage error: exit 2 and a message naming it" {
 	install_sshboot
 	run -2 --separate-stderr root_exec -- /usr/local/bin/sshboot --no-such-option

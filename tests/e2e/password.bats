@@ -259,3 +259,22 @@ wait_for_idle_init() {
 	run grep -rlF --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev -- "$pw" "$E2E_UPPER"
 	assert_failure
 }
+
+@test "sshboot password --generate without an external endpoint prints the password once, and it logs in" {
+	port=$(free_port)
+	start_runpod "$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")"
+	out=$BATS_TEST_TMPDIR/out.exec err=$BATS_TEST_TMPDIR/err.exec
+	# As in a `docker exec` shell that has no endpoint variables.
+	root_nsexec SSH_PORT="$port" -- /usr/local/bin/sshboot password --generate >"$out" 2>"$err" || {
+		cat "$err"
+		false
+	}
+	grep -q 'RUNPOD_PUBLIC_IP or RUNPOD_TCP_PORT_22 are missing' "$out"
+	pw=$(printed_password "$out")
+	[[ ${#pw} -ge 20 ]] || fail "no generated password on stdout: $(cat "$out")"
+	[[ $(grep -cF -- "$pw" "$out") == 1 ]]
+	run grep -qF -- "$pw" "$err"
+	assert_failure
+	run -0 ssh_password "$pw" root "$port" echo in
+	assert_output in
+}

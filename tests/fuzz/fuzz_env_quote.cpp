@@ -130,6 +130,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (line.line.find('\n') != std::string::npos || !line.skipped.empty()) {
         std::abort();
     }
+    // The profile's manifest names every exported variable and nothing else,
+    // whatever the values hold; classifying a value never fails.
+    sshboot::session_env::Manifest manifest;
+    for (const auto& var : selection.variables) {
+        if (sshboot::session_env::is_secret(var)) {
+            manifest.restricted.push_back(var.name);
+        }
+    }
+    manifest.withheld = selection.withheld;
+    const auto back = sshboot::session_env::parse_manifest(
+        sshboot::session_env::render_profile(selection.variables, &manifest));
+    if (back.plain.size() != selection.variables.size() || back.restricted != manifest.restricted) {
+        std::abort();
+    }
     std::vector<std::string> words;
     if (!line.line.empty() &&
         (!split_config_line(line.line, words) || words.size() != selection.variables.size() + 1)) {

@@ -40,6 +40,38 @@ TEST(parse_settings, reads_the_environment) {
     EXPECT_EQ(s->stop_timeout_seconds, 3);
 }
 
+TEST(parse_settings, reads_the_platform_port_variables_for_ssh_port) {
+    auto s = cli::parse_settings({},
+                                 {{"SSH_PORT", "2310"},
+                                  {"RUNPOD_TCP_PORT_2310", "40310"},
+                                  {"RUNPOD_TCP_PORT_22", "40022"},
+                                  {"VAST_TCP_PORT_2310", "41310"},
+                                  {"VAST_TCP_PORT_22", "41022"}},
+                                 false);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->runpod_tcp_port, "40310");
+    EXPECT_EQ(s->runpod_tcp_port_22, "40022");
+    EXPECT_EQ(s->vast_tcp_port, "41310");
+    EXPECT_EQ(s->vast_tcp_port_22, "41022");
+    auto flag = cli::parse_settings({"--port=2310", "--runpod-tcp-port", "40999"},
+                                    {{"RUNPOD_TCP_PORT_2310", "40310"}}, false);
+    ASSERT_TRUE(flag);
+    EXPECT_EQ(flag->runpod_tcp_port, "40999");
+    // The variable follows the port in use.
+    auto other = cli::parse_settings({"--port=2311"}, {{"RUNPOD_TCP_PORT_2310", "40310"}}, false);
+    ASSERT_TRUE(other);
+    EXPECT_EQ(other->runpod_tcp_port, "");
+}
+
+TEST(parse_settings, help_lists_every_subcommand) {
+    const auto help = cli::help_text();
+    for (const char* command :
+         {"sshboot [run]", "sshboot password", "sshboot check-key", "sshboot doctor",
+          "sshboot cluster secret | wait", "sshboot --version | --help"}) {
+        EXPECT_NE(help.find(command), std::string::npos) << command;
+    }
+}
+
 TEST(parse_settings, a_flag_wins_over_its_variable) {
     auto s = cli::parse_settings({"--port", "2200", "--user=bob"},
                                  {{"SSH_PORT", "2222"}, {"SSH_USER", "alice"}}, false);
@@ -104,6 +136,10 @@ TEST(parse_settings, refuses_values_that_would_inject_a_config_line) {
         {"SSH_USER", "root\nPermitEmptyPasswords yes"},
         {"SSHBOOT_STATE_DIR", "/x\nPermitEmptyPasswords yes"},
         {"SSH_PUBLIC_HOST", "1.2.3.4\nPermitEmptyPasswords yes"},
+        {"SSH_PUBLIC_HOST",
+         "h\xc2\x9b"
+         "2J"},  // a C1 CSI in UTF-8
+        {"SSH_HOST_KEY_TYPES", "ed25519,\x1b]0;t\x07"},
     };
     for (const auto& [name, value] : bad) {
         auto s = cli::parse_settings({}, {{name, value}}, false);
@@ -113,6 +149,11 @@ TEST(parse_settings, refuses_values_that_would_inject_a_config_line) {
             std::string::npos)
             << s.error().message;
         EXPECT_EQ(s.error().message.find('\n'), std::string::npos) << s.error().message;
+        // Terminal controls are shown escaped, never raw.
+        for (char c : s.error().message) {
+            const auto u = static_cast<unsigned char>(c);
+            EXPECT_TRUE(u >= 0x20 && u < 0x7f) << name << ": " << s.error().message;
+        }
     }
 }
 

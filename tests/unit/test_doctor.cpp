@@ -532,6 +532,24 @@ TEST(evaluate, RunpodForwardsToTwentyTwoButSshdElsewhere) {
     EXPECT_EQ(failures(evaluate(f)), 0u) << render_text(evaluate(f));
 }
 
+TEST(evaluate, RunpodPortVariableForSshPortIsNotAForwardingToTwentyTwo) {
+    auto f = healthy();
+    f.port = 2222;
+    f.port_from_variable = true;
+    f.sshd_processes[0].listen_ports = {2222};
+    f.port_owners = f.sshd_processes;
+    f.endpoint.internal_port = 2222;
+    f.endpoint.runpod_tcp_port = "40222";
+    EXPECT_EQ(failures(evaluate(f)), 0u) << render_text(evaluate(f));
+    EXPECT_TRUE(contains(render_text(evaluate(f)), "ssh root@203.0.113.7 -p 40222 (from RunPod)"));
+
+    // A public IP without the port variable names the variable for SSH_PORT.
+    f.endpoint.runpod_tcp_port.clear();
+    f.endpoint.runpod_tcp_port_22.clear();
+    const auto r = the_failure(evaluate(f), "endpoint");
+    EXPECT_TRUE(contains(r.message, "RUNPOD_TCP_PORT_2222 is not")) << r.message;
+}
+
 TEST(evaluate, EndpointNamesTheCommand) {
     const auto results = evaluate(healthy());
     EXPECT_TRUE(contains(render_text(results), "ssh root@203.0.113.7 -p 40022 (from RunPod)"));

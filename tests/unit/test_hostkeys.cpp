@@ -348,10 +348,16 @@ TEST(ParseHostKeyTypes, RefusesUnknownNamesNamingThem) {
         ASSERT_FALSE(r.has_value()) << bad;
         const std::string culprit =
             bad.substr(bad.find(',') == std::string::npos ? 0 : bad.find(',') + 1);
-        EXPECT_NE(r.error().message.find("\"" + culprit + "\""), std::string::npos)
+        EXPECT_NE(r.error().message.find("'" + culprit + "'"), std::string::npos)
             << r.error().message;
         EXPECT_NE(r.error().message.find("ed25519, ecdsa or rsa"), std::string::npos);
     }
+    // Escape sequences in the value are shown escaped, never raw.
+    auto r = hk::parse_host_key_types("ed25519,\x1b]0;t\x07\x1b[2J");
+    ASSERT_FALSE(r.has_value());
+    EXPECT_NE(r.error().message.find("'\\x1b]0;t\\x07\\x1b[2J'"), std::string::npos)
+        << r.error().message;
+    EXPECT_EQ(r.error().message.find('\x1b'), std::string::npos);
     EXPECT_FALSE(hk::parse_host_key_types("").has_value());
     EXPECT_FALSE(hk::parse_host_key_types(" , ").has_value());
 }

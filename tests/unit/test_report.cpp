@@ -48,7 +48,7 @@ TEST(detect_endpoint, public_host_without_port_uses_internal_port) {
 }
 
 TEST(missing_endpoint_message, says_what_is_missing_and_what_to_do) {
-    const auto m = report::missing_endpoint_message(22);
+    const auto m = report::missing_endpoint_message(report::EndpointSources{});
     EXPECT_NE(m.find("RUNPOD_PUBLIC_IP or RUNPOD_TCP_PORT_22 are missing"), std::string::npos);
     EXPECT_NE(m.find("Expose TCP Ports"), std::string::npos);
     EXPECT_NE(m.find("SSH_PUBLIC_HOST"), std::string::npos);
@@ -97,4 +97,122 @@ TEST(render_connect_block, prints_a_generated_password_once) {
     const auto first = block->find("Secret-Pass-123");
     ASSERT_NE(first, std::string::npos);
     EXPECT_EQ(block->find("Secret-Pass-123", first + 1), std::string::npos);
+}
+
+TEST(detect_endpoint, reads_the_platform_variable_for_the_internal_port) {
+    report::EndpointSources s;
+    s.internal_port = 2310;
+    s.runpod_public_ip = "1.2.3.4";
+    s.runpod_tcp_port = "40310";
+    s.runpod_tcp_port_22 = "40022";
+    auto e = report::detect_endpoint(s);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->port, 40310);
+    EXPECT_EQ(report::endpoint_port_variable(s), "RUNPOD_TCP_PORT_2310");
+    // RUNPOD_TCP_PORT_22 alone still works.
+    s.runpod_tcp_port.clear();
+    EXPECT_EQ(report::detect_endpoint(s)->port, 40022);
+    EXPECT_EQ(report::endpoint_port_variable(s), "RUNPOD_TCP_PORT_22");
+    report::EndpointSources v;
+    v.internal_port = 2310;
+    v.vast_public_ip = "5.6.7.8";
+    v.vast_tcp_port = "41310";
+    EXPECT_EQ(report::detect_endpoint(v)->port, 41310);
+    EXPECT_EQ(report::endpoint_port_variable(v), "VAST_TCP_PORT_2310");
+}
+
+TEST(missing_endpoint_message, names_the_variable_for_the_internal_port) {
+    report::EndpointSources s;
+    s.internal_port = 2310;
+    s.runpod_public_ip = "1.2.3.4";
+    const auto m = report::missing_endpoint_message(s);
+    EXPECT_NE(m.find("RUNPOD_PUBLIC_IP or RUNPOD_TCP_PORT_22 are missing"), std::string::npos);
+    EXPECT_NE(m.find("RUNPOD_PUBLIC_IP is set but RUNPOD_TCP_PORT_2310 is not"), std::string::npos);
+}
+
+namespace {
+
+report::ConnectInput sample_input() {
+    report::ConnectInput in;
+    in.user = "root";
+    in.endpoint = {"1.2.3.4", 40022, "RunPod"};
+    in.host_keys = {{"ssh-ed25519", "AAAAC3NzaC1lZDI1NTE5AAAAIA", "SHA256:abc", 256}};
+    in.alias = "pod1";
+    in.remote_dir = "/workspace/";
+    return in;
+}
+
+}  // namespace
+
+TEST(render_report, without_an_endpoint_prints_the_host_identity_and_a_generated_password) {
+    report::ReportInput r;
+    r.connect = sample_input();
+    r.connect.password = "Secret-Pass-123";
+    r.sources.internal_port = 2222;
+    r.local_address = "10.0.0.5";
+    auto text = report::render_report(r);
+    ASSERT_TRUE(text);
+    EXPECT_NE(text->find("RUNPOD_PUBLIC_IP or RUNPOD_TCP_PORT_22 are missing"), std::string::npos);
+    EXPECT_NE(text->find("\n    256 SHA256:abc (ED25519)\n"), std::string::npos);
+    EXPECT_NE(text->find("\n    [10.0.0.5]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA\n"),
+              std::string::npos);
+    EXPECT_NE(text->find("\n    pod1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA\n"), std::string::npos);
+    const auto first = text->find("Secret-Pass-123");
+    ASSERT_NE(first, std::string::npos);
+    EXPECT_EQ(text->find("Secret-Pass-123", first + 1), std::string::npos);
+    // No line looks like the command that connects from outside.
+    const std::regex command(R"(^\s*ssh [^ @]+@[^ ]+ -p [0-9]+$)");
+    std::istringstream lines(*text);
+    std::string line;
+    while (std::getline(lines, line)) {
+        EXPECT_FALSE(std::regex_match(line, command)) << line;
+    }
+}
+
+TEST(render_report, with_an_endpoint_is_the_connect_block) {
+    report::ReportInput r;
+    r.connect = sample_input();
+    r.sources.runpod_public_ip = "1.2.3.4";
+    r.sources.runpod_tcp_port_22 = "40022";
+    auto text = report::render_report(r);
+    ASSERT_TRUE(text);
+    EXPECT_EQ(*text, *report::render_connect_block(sample_input()));
+}
+
+TEST(laptop_setup_command, is_one_sh_command_without_single_quotes_inside) {
+    auto command = report::laptop_setup_command(sample_input());
+    ASSERT_TRUE(command);
+    const auto open = command->find("sh -c '");
+    ASSERT_EQ(open, 4U);
+    const auto close = command->find('\'', open + 7);
+    EXPECT_EQ(close, command->size() - 2);  // the last character before the newline
+    // Nothing the user's shell (sh, bash, zsh, fish) would read inside '...'.
+    EXPECT_EQ(command->find("\\\\"), std::string::npos);
+    EXPECT_EQ(command->find('!'), std::string::npos);
+    EXPECT_NE(command->find("\"    HostName 1.2.3.4\""), std::string::npos);
+    EXPECT_NE(command->find("\"pod1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA\""), std::string::npos);
+}
+
+TEST(laptop_setup_command, is_not_offered_for_values_unsafe_in_a_shell) {
+    auto in = sample_input();
+    in.endpoint.host = "h$(reboot)";
+    EXPECT_FALSE(report::laptop_setup_command(in));
+    in = sample_input();
+    in.endpoint.host = "it's";
+    EXPECT_FALSE(report::laptop_setup_command(in));
+    auto block = report::render_connect_block(in);
+    ASSERT_TRUE(block);
+    EXPECT_EQ(block->find("sh -c"), std::string::npos);
+}
+
+TEST(config_block_lines, match_the_printed_config_block) {
+    const auto in = sample_input();
+    auto block = report::render_connect_block(in);
+    ASSERT_TRUE(block);
+    std::string expected;
+    for (const auto& line : report::config_block_lines(in)) {
+        expected += "    " + line + "\n";
+    }
+    EXPECT_NE(block->find(expected), std::string::npos);
+    EXPECT_EQ(report::config_block_lines(in).front(), "Host pod1");
 }

@@ -1,8 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include <string>
 #include <vector>
 
+#include "doctor/session_env_view.hpp"
+#include "session_env/export.hpp"
 #include "session_env/filter.hpp"
 #include "session_env/format.hpp"
 
@@ -82,13 +86,87 @@ TEST(is_excluded_by_default, per_session_variables_and_sshboot_settings) {
 
 TEST(looks_secret, by_name) {
     for (const char* n :
-         {"HF_TOKEN", "HF_HOME", "OPENAI_API_KEY", "AWS_SECRET_ACCESS_KEY", "DB_PASSWORD",
-          "GOOGLE_APPLICATION_CREDENTIALS", "github_token", "GH_PAT"}) {
+         {"HF_TOKEN", "OPENAI_API_KEY", "AWS_SECRET_ACCESS_KEY", "DB_PASSWORD", "RUNPOD_API_KEY",
+          "GOOGLE_APPLICATION_CREDENTIALS", "github_token", "GH_PAT", "SENTRY_DSN", "DSN",
+          "AZURE_STORAGE_CONNECTION_STRING", "SQLCONNSTR_main"}) {
         EXPECT_TRUE(session_env::looks_secret(n)) << n;
     }
-    for (const char* n : {"PATH", "RUNPOD_POD_ID", "CUDA_VERSION", "MY_PUBLIC_KEY"}) {
+    for (const char* n : {"PATH", "RUNPOD_POD_ID", "CUDA_VERSION", "MY_PUBLIC_KEY", "HF_HOME",
+                          "HF_HUB_ENABLE_HF_TRANSFER", "DATABASE_URL", "DSN_HOST"}) {
         EXPECT_FALSE(session_env::looks_secret(n)) << n;
     }
+}
+
+TEST(is_sshboot_setting, sshboot_own_variables) {
+    for (const char* n :
+         {"SSH_PORT", "SSH_USER", "SSH_SUDO", "SSH_HOST_KEY_TYPES", "SSH_PUBLIC_HOST",
+          "SSH_PUBLIC_PORT", "SSHBOOT_STATE_DIR", "SSHBOOT_KEEP_ALIVE"}) {
+        EXPECT_TRUE(session_env::is_sshboot_setting(n)) << n;
+        EXPECT_TRUE(session_env::is_excluded_by_default(n)) << n;
+    }
+    // Platform variables are the platform's: sessions keep them.
+    for (const char* n :
+         {"RUNPOD_PUBLIC_IP", "RUNPOD_TCP_PORT_22", "PUBLIC_IPADDR", "SSH_AGENT_PID"}) {
+        EXPECT_FALSE(session_env::is_sshboot_setting(n)) << n;
+    }
+    EXPECT_TRUE(session_env::is_sshboot_secret("SSHBOOT_CLUSTER_SECRET"));
+    EXPECT_TRUE(session_env::is_sshboot_secret("SSHBOOT_CLUSTER_SECRET_FILE"));
+}
+
+TEST(value_has_credentials, urls_with_a_password_and_keyword_strings) {
+    for (const char* v : {
+             "postgres://u:pass@h/db",
+             "redis://:pw@cache:6379/0",
+             "mysql://user:p%40ss@db.internal:3306",
+             "amqp://guest:guest@rabbit",
+             "a,https://x:y@h/",
+             "host=db user=app password=s3cret dbname=app",
+             "Server=tcp:x;Database=d;User ID=u;Password=p;",
+             "Server=x;Uid=u;Pwd=p",
+             "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=abc==",
+             "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=R;SharedAccessKey=k",
+             "https://acct.blob.core.windows.net/c?sv=2020&sig=abc",
+             "https://api.example/x?token=abc",
+             "https://api.example/x?a=1&access_token=abc",
+         }) {
+        EXPECT_TRUE(session_env::value_has_credentials(v)) << v;
+    }
+    for (const char* v : {
+             "https://example.com/docs",
+             "postgres://u@h/db",
+             "postgres://u:@h/db",
+             "http://[::1]:8080/x",
+             "ssh://git@github.com/o/r",
+             "/usr/local/cuda/bin:/usr/bin",
+             "mypassword",
+             "design=flat",
+             "tokenizer=bpe",
+             "https://h/x?nosig=1",
+             "",
+         }) {
+        EXPECT_FALSE(session_env::value_has_credentials(v)) << v;
+    }
+}
+
+TEST(value_has_url_userinfo, any_user_part) {
+    EXPECT_TRUE(session_env::value_has_url_userinfo("https://ghp_tok@github.com/o/r.git"));
+    EXPECT_TRUE(session_env::value_has_url_userinfo("postgres://u:p@h/db"));
+    EXPECT_FALSE(session_env::value_has_url_userinfo("https://github.com/o/r.git"));
+    EXPECT_FALSE(session_env::value_has_url_userinfo("https://h/path@x"));
+    EXPECT_FALSE(session_env::value_has_url_userinfo("user@host"));
+}
+
+TEST(is_secret, by_name_or_by_value) {
+    EXPECT_TRUE(session_env::is_secret({"DATABASE_URL", "postgres://u:pass@h/db"}));
+    EXPECT_TRUE(session_env::is_secret({"ANYTHING", "redis://:pw@h"}));
+    EXPECT_TRUE(session_env::is_secret({"GIT_REMOTE_URL", "https://tok@github.com/o/r"}));
+    EXPECT_TRUE(session_env::is_secret({"BROKER_URI", "amqp://user@h"}));
+    EXPECT_TRUE(session_env::is_secret({"SENTRY_DSN", "https://k@o1.ingest.example/1"}));
+    EXPECT_TRUE(session_env::is_secret({"HF_TOKEN", "hf_x"}));
+    EXPECT_FALSE(session_env::is_secret({"DOCS_URL", "https://example.com/docs"}));
+    EXPECT_FALSE(session_env::is_secret({"GIT_REMOTE", "ssh://git@github.com/o/r"}));
+    EXPECT_FALSE(session_env::is_secret({"HF_HOME", "/workspace/hf"}));
+    EXPECT_FALSE(session_env::is_secret({"PATH", "/usr/bin"}));
 }
 
 TEST(is_shell_name, accepts_identifiers_only) {
@@ -127,6 +205,111 @@ TEST(select_variables, skips_line_breaks_and_bad_names_naming_the_variable_only)
     EXPECT_NE(sel.skipped[0].find("MULTI"), std::string::npos);
     EXPECT_EQ(sel.skipped[0].find("hidden-value"), std::string::npos);
     EXPECT_NE(sel.skipped[2].find("A.B"), std::string::npos);
+}
+
+TEST(select_variables, lists_withheld_names_and_keeps_sshboot_settings_out) {
+    const auto sel = session_env::select_variables(
+        {"SSH_PORT=2222", "SSH_PUBLIC_HOST=h", "SSH_USER=alice", "SSHBOOT_STATE_DIR=/s",
+         "SSHBOOT_CLUSTER_SECRET=c", "SSH_PUBLIC_KEY=k", "HF_HOME=/hf", "RUNPOD_PUBLIC_IP=1.2.3.4"},
+        {{"SSHBOOT_*"}, {}});
+    // An include pattern brings back a setting, never a secret.
+    EXPECT_EQ(names(sel.variables),
+              (std::vector<std::string>{"HF_HOME", "RUNPOD_PUBLIC_IP", "SSHBOOT_STATE_DIR"}));
+    EXPECT_EQ(sel.withheld,
+              (std::vector<std::string>{"SSHBOOT_CLUSTER_SECRET", "SSH_PORT", "SSH_PUBLIC_HOST",
+                                        "SSH_PUBLIC_KEY", "SSH_USER"}));
+}
+
+TEST(select_variables, escapes_control_bytes_in_names_it_warns_about) {
+    const auto sel = session_env::select_variables({"BAD\x1b[2JNAME=1"}, {});
+    ASSERT_EQ(sel.skipped.size(), 1u);
+    EXPECT_NE(sel.skipped[0].find("BAD\\x1b[2JNAME"), std::string::npos) << sel.skipped[0];
+    EXPECT_EQ(sel.skipped[0].find('\x1b'), std::string::npos);
+}
+
+TEST(select_variables, sums_up_many_unusable_variables_in_one_warning) {
+    std::vector<std::string> env;
+    for (int i = 0; i < 1000; ++i) {
+        env.push_back("A." + std::to_string(i) + "=1");
+    }
+    const auto sel = session_env::select_variables(env, {});
+    ASSERT_EQ(sel.skipped.size(), 11u);
+    EXPECT_NE(sel.skipped.back().find("990 more"), std::string::npos) << sel.skipped.back();
+}
+
+TEST(select_variables, bounds_the_count_and_names_what_was_left_out) {
+    std::vector<std::string> env{"PATH=/usr/bin"};
+    for (int i = 0; i < 100; ++i) {
+        env.push_back("V" + std::to_string(1000 + i) + "=x");
+    }
+    env.push_back("ZZ_WANTED=1");
+    session_env::Limits limits;
+    limits.max_variables = 10;
+    const auto sel = session_env::select_variables(env, {{"ZZ_*"}, {}}, limits);
+    ASSERT_EQ(sel.variables.size(), 10u);
+    // Included first, then in the environment's order; the result sorted.
+    EXPECT_EQ(names(sel.variables),
+              (std::vector<std::string>{"PATH", "V1000", "V1001", "V1002", "V1003", "V1004",
+                                        "V1005", "V1006", "V1007", "ZZ_WANTED"}));
+    EXPECT_EQ(sel.left_out.size(), 92u);
+    EXPECT_EQ(sel.left_out.front(), "V1008");
+    ASSERT_EQ(sel.skipped.size(), 1u);
+    const auto& w = sel.skipped[0];
+    EXPECT_NE(w.find("92 environment variable(s) not passed"), std::string::npos) << w;
+    EXPECT_NE(w.find("V1008, V1009"), std::string::npos) << w;
+    EXPECT_NE(w.find("and 82 more"), std::string::npos) << w;
+    EXPECT_NE(w.find("SSHBOOT_ENV_INCLUDE"), std::string::npos) << w;
+}
+
+TEST(select_variables, bounds_total_and_value_bytes_unless_included) {
+    session_env::Limits limits;
+    limits.max_total_bytes = 100;
+    limits.max_value_bytes = 40;
+    const std::string big(50, 'b');
+    const std::string mid(30, 'm');
+    const auto sel = session_env::select_variables(
+        {"BIG=" + big, "A=" + mid, "B=" + mid, "C=" + mid, "D=1", "WANTED=" + big},
+        {{"WANTED"}, {}}, limits);
+    // WANTED (included, 57 bytes) goes first; then A (32); B would pass 100.
+    EXPECT_EQ(names(sel.variables), (std::vector<std::string>{"A", "D", "WANTED"}));
+    EXPECT_EQ(sel.left_out, (std::vector<std::string>{"B", "BIG", "C"}));
+    ASSERT_EQ(sel.skipped.size(), 2u);
+    EXPECT_NE(sel.skipped[0].find("BIG is not passed to SSH sessions: its value is 50 bytes"),
+              std::string::npos)
+        << sel.skipped[0];
+    EXPECT_EQ(sel.skipped[0].find(big), std::string::npos);
+}
+
+TEST(select_variables, a_hundred_thousand_variables_in_well_under_a_second) {
+    std::vector<std::string> env;
+    for (int i = 0; i < 100000; ++i) {
+        env.push_back("E" + std::to_string(100000 + i) + "=v");
+    }
+    const auto start = std::chrono::steady_clock::now();
+    const auto sel = session_env::select_variables(env, {{"KEEP*"}, {"DROP*"}});
+    const auto line = session_env::render_setenv_line(sel.variables, SshdSyntax::Modern);
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(sel.variables.size(), session_env::Limits{}.max_variables);
+    EXPECT_LT(took, std::chrono::seconds(1));
+}
+
+TEST(manifest, round_trips_names_and_never_values) {
+    session_env::Manifest m;
+    m.restricted = {"HF_TOKEN", "DATABASE_URL"};
+    m.withheld = {"SSH_PORT"};
+    for (int i = 0; i < 600; ++i) {
+        m.left_out.push_back("E" + std::to_string(1000 + i));
+    }
+    const auto text = session_env::render_profile({{"PATH", "/usr/bin"}, {"HF_HOME", "/hf"}}, &m);
+    EXPECT_EQ(text.find("/hf"), text.rfind("/hf"));  // only in its export line
+    const auto back = session_env::parse_manifest(text);
+    EXPECT_EQ(back.plain, (std::vector<std::string>{"PATH", "HF_HOME"}));
+    EXPECT_EQ(back.restricted, m.restricted);
+    EXPECT_EQ(back.withheld, m.withheld);
+    EXPECT_EQ(back.left_out.size(), session_env::k_manifest_max_names);
+    EXPECT_EQ(back.left_out_more, 600u - session_env::k_manifest_max_names);
+    EXPECT_EQ(back.withheld_more, 0u);
+    EXPECT_TRUE(session_env::parse_manifest("garbage\nexport 1A=x\n").plain.empty());
 }
 
 TEST(shell_quote, single_quotes_everything) {
@@ -212,4 +395,44 @@ TEST(is_sshboot_secret, covers_the_cluster_secret) {
         session_env::select_variables({"SSHBOOT_CLUSTER_SECRET=x", "A=1"}, {{"*"}, {}});
     ASSERT_EQ(sel.variables.size(), 1u);
     EXPECT_EQ(sel.variables[0].name, "A");
+}
+
+TEST(render_session_env, sections_in_order_names_only) {
+    session_env::Manifest m;
+    m.plain = {"PATH", "HF_HOME"};
+    m.restricted = {"HF_TOKEN"};
+    m.withheld = {"SSH_PORT"};
+    m.left_out_more = 3;
+    const auto text = doctor::render_session_env(m, "/etc/profile.d/sshboot-env.sh");
+    const auto plain = text.find("\nplain:");
+    const auto restricted = text.find("\nrestricted:");
+    const auto withheld = text.find("\nwithheld:");
+    const auto left_out = text.find("\nleft out:");
+    ASSERT_NE(plain, std::string::npos) << text;
+    EXPECT_LT(plain, text.find("\n  HF_HOME\n"));
+    EXPECT_LT(text.find("\n  HF_HOME\n"), text.find("\n  PATH\n"));  // sorted
+    EXPECT_LT(text.find("\n  PATH\n"), restricted);
+    EXPECT_LT(restricted, text.find("\n  HF_TOKEN\n"));
+    EXPECT_LT(text.find("\n  HF_TOKEN\n"), withheld);
+    EXPECT_LT(withheld, text.find("\n  SSH_PORT\n"));
+    EXPECT_LT(text.find("\n  SSH_PORT\n"), left_out);
+    EXPECT_NE(text.find("  ... and 3 more\n", left_out), std::string::npos) << text;
+}
+
+TEST(without_names, drops_the_named_entries_only) {
+    EXPECT_EQ(session_env::without_names({"A=1", "B=2", "C=3", "BB=4", "junk"}, {"B", "C"}),
+              (std::vector<std::string>{"A=1", "BB=4", "junk"}));
+    EXPECT_EQ(session_env::without_names({"A=1"}, {}), (std::vector<std::string>{"A=1"}));
+}
+
+TEST(render_manifest, counts_names_that_are_not_shell_names_without_writing_them) {
+    session_env::Manifest m;
+    m.withheld = {"SSHBOOT_X\nexport EVIL=1", "SSH_PORT", "SSHBOOT_\x1b[2J"};
+    const auto text = session_env::render_profile({}, &m);
+    EXPECT_EQ(text.find("EVIL"), std::string::npos) << text;
+    EXPECT_EQ(text.find('\x1b'), std::string::npos);
+    const auto back = session_env::parse_manifest(text);
+    EXPECT_EQ(back.withheld, (std::vector<std::string>{"SSH_PORT"}));
+    EXPECT_EQ(back.withheld_more, 2u);
+    EXPECT_TRUE(back.plain.empty());
 }

@@ -57,6 +57,15 @@ TEST(parse_port, accepts_only_1_to_65535) {
     EXPECT_FALSE(util::parse_port("22 "));
 }
 
+TEST(printable, escapes_terminal_controls_and_cuts) {
+    EXPECT_EQ(util::printable("\x1b]0;title\x07\x1b[2J"), "\\x1b]0;title\\x07\\x1b[2J");
+    EXPECT_EQ(util::printable("\xc2\x9b"
+                              "2J"),
+              "\\xc2\\x9b2J");  // C1 CSI in UTF-8
+    EXPECT_EQ(util::printable("abcdef", 3), "abc...");
+    EXPECT_EQ(util::printable("plain text"), "plain text");
+}
+
 TEST(quoted_for_log, keeps_a_value_on_one_line) {
     EXPECT_EQ(util::quoted_for_log("22"), "'22'");
     EXPECT_EQ(util::quoted_for_log("22\nPermitEmptyPasswords yes"),

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/apply.hpp"
 #include "cluster/certificate.hpp"
 #include "cluster/derive.hpp"
 #include "cluster/secret.hpp"
@@ -337,4 +338,45 @@ TEST(SignHostCertificate, SameRequestSameBytesAndTheNonceFollowsTheRequest) {
     auto nb = rb.read_string();
     ASSERT_TRUE(na && nb);
     EXPECT_FALSE(std::equal(na->begin(), na->end(), nb->begin(), nb->end()));
+}
+
+TEST(PlanCluster, ResolvesTheNodesAndRefusesBadInputBeforeWriting) {
+    cluster::ClusterOptions options;
+    options.secret = k_secret + "\n";
+    options.rank = "1";
+    options.hosts = "10.0.0.1:2201,10.0.0.2:2202";
+    options.hostname = "trainer-1";
+    auto plan = cluster::plan_cluster(options);
+    ASSERT_TRUE(plan.has_value()) << plan.error().message;
+    EXPECT_EQ(plan->secret(), k_secret);
+    EXPECT_EQ(plan->topology().rank, 1);
+    EXPECT_EQ(plan->topology().self().host, "10.0.0.2");
+    EXPECT_EQ(cluster::client_public_line(*plan), [] {
+        auto k = cluster::derive_client_key(k_secret);
+        auto line = hk::ed25519_public_line(k, "sshboot-cluster");
+        line.pop_back();
+        return line;
+    }());
+    const auto kh = cluster::known_hosts_lines(*plan);
+    ASSERT_EQ(kh.size(), 1u);
+    EXPECT_TRUE(kh[0].starts_with("@cert-authority * ssh-ed25519 ")) << kh[0];
+
+    auto weak = options;
+    weak.secret = "password1";
+    auto w = cluster::plan_cluster(weak);
+    ASSERT_FALSE(w.has_value());
+    EXPECT_NE(w.error().message.find("SSHBOOT_CLUSTER_SECRET"), std::string::npos);
+
+    auto bad_hosts = options;
+    bad_hosts.hosts = "10.0.0.1:99999";
+    auto b = cluster::plan_cluster(bad_hosts);
+    ASSERT_FALSE(b.has_value());
+    EXPECT_NE(b.error().message.find("SSHBOOT_CLUSTER_HOSTS"), std::string::npos);
+
+    auto missing_file = options;
+    missing_file.secret.clear();
+    missing_file.secret_file = "/nonexistent/sshboot-cluster-secret";
+    auto m = cluster::plan_cluster(missing_file);
+    ASSERT_FALSE(m.has_value());
+    EXPECT_NE(m.error().message.find("SSHBOOT_CLUSTER_SECRET_FILE"), std::string::npos);
 }

@@ -181,8 +181,12 @@ std::vector<CheckResult> check_host_keys(const Facts& f) {
         } else if ((key.mode & 077) != 0) {
             out.push_back(fail(id,
                                "host key " + key.path + " is mode " + mode_string(key.mode) +
-                                   ": sshd refuses a private key that others can read",
-                               "chmod 600 " + key.path));
+                                   ": sshd refuses a private key that others can read, and "
+                                   "whoever read it can impersonate this server",
+                               "restart the container (sshboot sets an exposed key aside and "
+                               "makes a new one; clients then see a changed host key), or, "
+                               "when sure nobody else read it: chmod 600 " +
+                                   key.path));
         } else {
             good.push_back(key.path);
         }
@@ -208,6 +212,33 @@ std::vector<CheckResult> check_host_keys(const Facts& f) {
         out.push_back(ok(id, "host keys present and private: " + paths));
     }
     return out;
+}
+
+CheckResult check_state_dir(const Facts& f) {
+    const char* id = "state-dir";
+    if (f.state_dir.empty()) {
+        return skip(id, "host key directory: not checked");
+    }
+    if (f.state_dir_problem) {
+        const std::string instead =
+            f.state_dir == "/var/lib/sshboot" ? "/run/sshboot/hostkeys" : "/var/lib/sshboot";
+        return fail(id,
+                    "host key directory " + f.state_dir +
+                        " is not safe for private keys: " + f.state_dir_problem->message +
+                        ", so whoever controls it could plant, swap or read host keys; sshboot "
+                        "keeps host keys in " +
+                        instead + " instead, and a new container gets a new host key",
+                    f.state_dir_problem->fix +
+                        " (or set SSHBOOT_STATE_DIR to a directory only root can write), then "
+                        "restart the container");
+    }
+    if (!f.state_dir_error.empty()) {
+        return ok(id, "host key directory " + f.state_dir + " not checked: " + f.state_dir_error +
+                          " (sshboot creates it)");
+    }
+    return ok(id, "host key directory " + f.state_dir +
+                      " is safe for private keys (owned by root, not writable by others, no "
+                      "symlinks)");
 }
 
 CheckResult check_privsep(const Facts& f) {
@@ -591,6 +622,7 @@ std::vector<CheckResult> evaluate(const Facts& f) {
     out.push_back(check_listening(f));
     out.push_back(check_config(f));
     add(check_host_keys(f));
+    out.push_back(check_state_dir(f));
     out.push_back(check_privsep(f));
     add(check_user(f));
     out.push_back(check_lock(f));

@@ -317,8 +317,9 @@ std::map<std::string, std::string> pid1_environment(const std::string& proc_dir)
 
 const std::vector<std::string>& doctor_variables() {
     static const std::vector<std::string> names = {
-        "SSH_USER",         "SSH_PORT",           "SSH_PUBLIC_HOST", "SSH_PUBLIC_PORT",
-        "RUNPOD_PUBLIC_IP", "RUNPOD_TCP_PORT_22", "PUBLIC_IPADDR",   "VAST_TCP_PORT_22"};
+        "SSH_USER",        "SSH_PORT",         "SSH_PUBLIC_HOST",
+        "SSH_PUBLIC_PORT", "RUNPOD_PUBLIC_IP", "RUNPOD_TCP_PORT_22",
+        "PUBLIC_IPADDR",   "VAST_TCP_PORT_22", "SSHBOOT_STATE_DIR"};
     return names;
 }
 
@@ -463,6 +464,16 @@ Facts gather(const GatherOptions& o) {
     }
     gather_sshd(o, f, passwd_text);
     gather_user(o, f, passwd_text);
+
+    // The same default and check as `sshboot run` (cli/settings, hostkeys/store).
+    f.state_dir = get("SSHBOOT_STATE_DIR");
+    if (f.state_dir.empty()) {
+        f.state_dir = util::path_exists("/workspace") ? "/workspace/.sshboot" : "/var/lib/sshboot";
+    }
+    if (auto dir = util::open_trusted_dir(f.state_dir, std::nullopt, &f.state_dir_problem);
+        !dir && !f.state_dir_problem) {
+        f.state_dir_error = dir.error().message;
+    }
     return f;
 }
 

@@ -13,6 +13,7 @@
 #include "accounts/passwd.hpp"
 #include "doctor/sshd_options.hpp"
 #include "report/endpoint.hpp"
+#include "util/fs.hpp"
 
 namespace sshboot::doctor {
 
@@ -75,7 +76,13 @@ struct Facts {
     SshdOptions options;
     std::string options_source;  // "sshd -T" or "the config file"
 
-    std::vector<FileInfo> host_keys;    // private host key files
+    std::vector<FileInfo> host_keys;  // private host key files
+
+    // SSHBOOT_STATE_DIR (or its default) and why it is not safe for private
+    // keys (util::open_trusted_dir); empty problem when it is.
+    std::string state_dir;
+    std::optional<util::PathProblem> state_dir_problem;
+    std::string state_dir_error;        // it could not be checked (e.g. missing)
     bool host_keys_configured = false;  // from HostKey lines (else sshd's defaults)
 
     FileInfo privsep_dir;

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <optional>
 
 #include "hostkeys/openssh_key.hpp"
@@ -136,42 +137,47 @@ std::string random_suffix() {
     return buf;
 }
 
-// Opens an existing private key file (following a symlink, as sshd does),
-// checks it is a regular file, and makes sure only its owner can read it.
-util::Status protect_private_file(int dirfd, const std::string& name, const std::string& path) {
-    util::UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-    if (!fd.valid()) {
-        return util::sys_error("open host key " + path);
-    }
+// "20261203T125603Z": when a file was set aside.
+std::string utc_stamp() {
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    ::gmtime_r(&now, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+    return buf;
+}
+
+bool exists_nofollow(int dirfd, const std::string& name) {
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) {
-        return util::sys_error("fstat " + path);
+    return ::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+// Renames dirfd/name (whatever it is; rename never follows a symlink) to
+// "<name>.<tag>-<UTC time>", and its .pub to "<that>.pub"; returns the new
+// name of the private file.
+util::Expected<std::string> set_aside(int dirfd, const std::string& dir, const std::string& name,
+                                      std::string_view tag) {
+    std::string aside = name + "." + std::string(tag) + "-" + utc_stamp();
+    if (exists_nofollow(dirfd, aside) || exists_nofollow(dirfd, aside + ".pub")) {
+        aside += "-" + random_suffix();
     }
-    if (!S_ISREG(st.st_mode)) {
-        return util::make_error("host key " + path + " is not a regular file" +
-                                delete_advice(path));
+    if (::renameat(dirfd, name.c_str(), dirfd, aside.c_str()) != 0) {
+        return util::sys_error("rename " + util::path_join(dir, name) + " to " + aside);
     }
-    if ((st.st_mode & 077) == 0) {
-        return util::ok();
+    const std::string pub = name + ".pub";
+    if (exists_nofollow(dirfd, pub) &&
+        ::renameat(dirfd, pub.c_str(), dirfd, (aside + ".pub").c_str()) != 0) {
+        return util::sys_error("rename " + util::path_join(dir, pub) + " to " + aside + ".pub");
     }
-    log::warn("host key {} has mode {:04o}, readable by others; changing it to 0600", path,
-              static_cast<unsigned>(st.st_mode & 07777));
-    if (::fchmod(fd.get(), 0600) != 0) {
-        return util::sys_error("chmod 0600 " + path +
-                               " (sshd refuses a private host key others can read; the volume "
-                               "holding it may not support permissions)");
-    }
-    if (::fstat(fd.get(), &st) != 0) {
-        return util::sys_error("fstat " + path);
-    }
-    if ((st.st_mode & 077) != 0) {
-        return util::make_error(
-            "chmod 0600 " + path + " did not take effect (mode is still " +
-            fmt::format("{:04o}", static_cast<unsigned>(st.st_mode & 07777)) +
-            "); the volume holding it does not support permissions, and sshd refuses a private "
-            "host key others can read");
-    }
-    return util::ok();
+    ::fsync(dirfd);
+    return aside;
+}
+
+// Whether `st` is the same file as the image's own key of that name.
+bool is_image_key(const std::string& name, const struct stat& st) {
+    struct stat img {};
+    const std::string path = util::path_join(k_system_key_dir, name);
+    return ::stat(path.c_str(), &img) == 0 && img.st_dev == st.st_dev && img.st_ino == st.st_ino;
 }
 
 // Runs `ssh-keygen -y` on a private key: its public key, validated by OpenSSH.
@@ -248,17 +254,16 @@ util::Status write_public(int dirfd, const std::string& pub_name, const PublicKe
 }
 
 // Reuses the key in `name` (known to exist); rewrites a missing or stale .pub.
+// `private_fd` is the key file, opened and checked by the caller.
 util::Expected<HostKey> reuse_key(int dirfd, const std::string& dir, const std::string& name,
-                                  const TypeInfo& info, const std::string& ssh_keygen) {
+                                  int private_fd, const TypeInfo& info,
+                                  const std::string& ssh_keygen) {
     const std::string path = util::path_join(dir, name);
     const std::string pub_name = name + ".pub";
     const std::string pub_path = path + ".pub";
-    if (auto st = protect_private_file(dirfd, name, path); !st) {
-        return st.error();
-    }
     std::optional<PublicKey> from_private;
     {
-        auto text = util::read_file(path, 1 << 20);
+        auto text = util::read_fd(private_fd, path, 1 << 20);
         if (!text) {
             return text.error();
         }
@@ -272,8 +277,8 @@ util::Expected<HostKey> reuse_key(int dirfd, const std::string& dir, const std::
 
     std::optional<PublicKey> from_pub;
     struct stat pub_st {};
-    if (::fstatat(dirfd, pub_name.c_str(), &pub_st, 0) == 0) {
-        auto text = util::read_file(pub_path, 1 << 20);
+    if (::fstatat(dirfd, pub_name.c_str(), &pub_st, AT_SYMLINK_NOFOLLOW) == 0) {
+        auto text = util::read_file_at(dirfd, pub_name, 1 << 20);
         if (text) {
             from_pub = parse_public_text(*text);
         }
@@ -489,11 +494,53 @@ util::Expected<std::vector<HostKey>> ensure_in_dir(const std::string& dir, int d
                                     std::string(k_accepted) + ")");
         }
         const std::string name = host_key_file_name(info->name);
+        const std::string path = util::path_join(dir, name);
         struct stat st {};
         util::Expected<HostKey> key = util::make_error("");
-        if (::fstatat(dirfd, name.c_str(), &st, 0) == 0) {
-            key = reuse_key(dirfd, dir, name, *info, ssh_keygen_path);
-        } else if (errno == ENOENT) {
+        bool present = false;
+        if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            present = true;
+            struct stat opened {};
+            auto fd = util::open_regular_at(dirfd, name, &opened);
+            std::string refused;
+            if (!fd) {
+                if (S_ISREG(st.st_mode)) {
+                    return util::make_error("host key " + util::path_join(dir, fd.error().message));
+                }
+                refused = "is " + util::file_kind(st.st_mode);
+            } else if (is_image_key(name, opened)) {
+                refused = "is the image's own " + util::path_join(k_system_key_dir, name) +
+                          " (a hard link), shared by every container made from the image";
+            }
+            if (!refused.empty()) {
+                auto aside = set_aside(dirfd, dir, name, "refused");
+                if (!aside) {
+                    return aside.error();
+                }
+                log::warn(
+                    "host key {} {}; not followed or served: set aside as {}, and a new "
+                    "host key is generated",
+                    path, refused, util::path_join(dir, *aside));
+                present = false;
+            } else if ((opened.st_mode & 077) != 0) {
+                auto aside = set_aside(dirfd, dir, name, "exposed");
+                if (!aside) {
+                    return aside.error();
+                }
+                log::warn(
+                    "host key {} is mode {:04o}, readable by others: treated as exposed (anyone "
+                    "who read it can impersonate this server), set aside as {}, and replaced by "
+                    "a new host key; clients will see a changed host key",
+                    path, static_cast<unsigned>(opened.st_mode & 07777),
+                    util::path_join(dir, *aside));
+                present = false;
+            } else {
+                key = reuse_key(dirfd, dir, name, fd->get(), *info, ssh_keygen_path);
+            }
+        } else if (errno != ENOENT) {
+            return util::sys_error("stat " + path);
+        }
+        if (!present) {
             if (info->name == "ed25519") {
                 key = generate_ed25519_key(dirfd, dir, name);
             } else {
@@ -502,8 +549,6 @@ util::Expected<std::vector<HostKey>> ensure_in_dir(const std::string& dir, int d
             if (key) {
                 log::info("generated {} host key {}", info->name, key->private_path);
             }
-        } else {
-            return util::sys_error("stat " + util::path_join(dir, name));
         }
         if (!key) {
             return key.error();
@@ -517,9 +562,14 @@ util::Expected<std::vector<HostKey>> ensure_in_dir(const std::string& dir, int d
 util::Status copy_if_present(int from_fd, const std::string& from_dir, int to_fd,
                              const std::string& name, mode_t mode) {
     struct stat st {};
-    if (::fstatat(from_fd, name.c_str(), &st, 0) != 0) {
+    if (::fstatat(from_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         return errno == ENOENT ? util::ok()
                                : util::sys_error("stat " + util::path_join(from_dir, name));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        log::warn("host key {} is {}; not followed or copied (a new key replaces it)",
+                  util::path_join(from_dir, name), util::file_kind(st.st_mode));
+        return util::ok();
     }
     auto text = util::read_file_at(from_fd, name, 1 << 20);
     if (!text) {
@@ -638,32 +688,53 @@ std::string host_key_file_name(std::string_view type) {
 util::Expected<std::vector<HostKey>> ensure_host_keys(const std::string& state_dir,
                                                       const std::vector<std::string>& types,
                                                       const std::string& ssh_keygen_path,
-                                                      const std::string& runtime_dir) {
+                                                      const StoreOptions& options) {
     ensure_sodium();
     auto dir = absolute_dir(state_dir);
     if (!dir) {
         return dir.error();
     }
-    if (auto st = util::make_dirs(*dir, 0700); !st) {
-        return st.error();
-    }
-    if (char* real = ::realpath(dir->c_str(), nullptr); real != nullptr) {
-        const bool system_dir = std::string_view(real) == k_system_key_dir;
-        std::free(real);
-        if (system_dir) {
-            return util::make_error("the host key state directory " + *dir + " is " +
-                                    std::string(k_system_key_dir) +
-                                    ": keys installed there with an image are shared by every "
-                                    "container made from it and are never served; choose "
-                                    "another directory");
+    std::optional<util::PathProblem> problem;
+    auto dirfd = util::open_trusted_dir(*dir, 0700, &problem, options.trusted_base);
+    // A directory others control costs the host key's persistence, never SSH.
+    for (const std::string& fallback : {options.fallback_dir, options.runtime_dir}) {
+        if (dirfd || !problem) {
+            break;
         }
+        if (fallback == *dir) {
+            continue;
+        }
+        log::warn(
+            "host key directory {} is not safe for private keys: {}, so whoever controls it "
+            "could plant, swap or read host keys. Host keys are kept in {} instead (a new "
+            "container gets a new host key). Fix: {}, or set SSHBOOT_STATE_DIR to a directory "
+            "only root can write",
+            *dir, problem->message, fallback, problem->fix);
+        problem.reset();
+        *dir = fallback;
+        dirfd = util::open_trusted_dir(*dir, 0700, &problem, options.trusted_base);
     }
-    auto dirfd = util::open_dir(*dir);
+    if (!dirfd && problem) {
+        return util::make_error("host key directory " + *dir + " is not safe for private keys: " +
+                                problem->message + ". Fix: " + problem->fix);
+    }
     if (!dirfd) {
         return dirfd.error();
     }
+    struct stat dir_st {};
+    struct stat system_st {};
+    if (::fstat(dirfd->get(), &dir_st) == 0 &&
+        ::stat(std::string(k_system_key_dir).c_str(), &system_st) == 0 &&
+        dir_st.st_dev == system_st.st_dev && dir_st.st_ino == system_st.st_ino) {
+        return util::make_error("the host key state directory " + *dir + " is " +
+                                std::string(k_system_key_dir) +
+                                ": keys installed there with an image are shared by every "
+                                "container made from it and are never served; choose "
+                                "another directory");
+    }
     if (!holds_private_files(dirfd->get())) {
-        return ensure_via_runtime_dir(*dir, dirfd->get(), types, ssh_keygen_path, runtime_dir);
+        return ensure_via_runtime_dir(*dir, dirfd->get(), types, ssh_keygen_path,
+                                      options.runtime_dir);
     }
     return ensure_in_dir(*dir, dirfd->get(), types, ssh_keygen_path);
 }

@@ -23,6 +23,18 @@ struct HostKey {
 // files only their owner can read.
 inline constexpr const char* k_runtime_key_dir = "/run/sshboot/hostkeys";
 
+// Where host keys are kept when the state directory is not safe for private
+// keys (a directory in the container, not on a shared volume).
+inline constexpr const char* k_fallback_key_dir = "/var/lib/sshboot";
+
+struct StoreOptions {
+    std::string runtime_dir = k_runtime_key_dir;
+    std::string fallback_dir = k_fallback_key_dir;
+    // Trust is checked for every component below this directory (see
+    // util::open_trusted_dir); "/" in production.
+    std::string trusted_base = "/";
+};
+
 // Parses a host key type list such as SSH_HOST_KEY_TYPES: names separated by
 // commas and/or whitespace, case-insensitive. Accepts "ed25519", "ecdsa",
 // "rsa" and the algorithm names "ssh-ed25519", "ecdsa-sha2-nistp256",
@@ -36,21 +48,33 @@ std::string host_key_file_name(std::string_view type);
 // Makes sure `state_dir` (created 0700 with parents when missing) holds a
 // private (0600) and public (0644) key for each of `types` (short names from
 // parse_host_key_types), and describes them in the same order.
+// - The state directory and every directory above it must be owned by root
+//   and not writable by group or others, with no symlink on the way
+//   (util::open_trusted_dir). When it is not, a warning names the directory
+//   at fault and its fix, and the keys are kept in options.fallback_dir
+//   instead (then options.runtime_dir when that is not safe either).
+// - Key files are opened relative to the directory, O_NOFOLLOW and
+//   non-blocking; mode and owner are only ever changed on what was opened.
 // - An existing valid key is reused; its missing or stale .pub is rewritten
 //   (ed25519 from the private file, others with `ssh-keygen -y`).
-// - A private key file readable by group or others is tightened to 0600 with a
-//   warning; when that fails or does not stick (some FUSE volumes), an error.
+// - A private key file readable by group or others is exposed: it is renamed
+//   aside to "<name>.exposed-<UTC time>" (its .pub beside it, as
+//   "<name>.exposed-<time>.pub"), a new key is generated, and a warning says
+//   so. A symlink or anything but a regular file in a key's place, and a hard
+//   link of the image's own /etc/ssh key, is set aside the same way as
+//   "<name>.refused-<time>", never followed.
 // - A private key file that is corrupt, encrypted or of the wrong type is an
 //   error naming the file and saying to delete it; it is never overwritten.
 // - ed25519 keys are made in process with libsodium; ecdsa (256 bits) and rsa
 //   (3072 bits) with `ssh_keygen_path` (absolute path of ssh-keygen), which is
 //   only needed then.
-// - When `state_dir` cannot hold a 0600 file (chmod fails or has no effect:
+// - When the directory cannot hold a 0600 file (chmod fails or has no effect:
 //   network and FUSE volumes), the keys still persist there, but sshd is
-//   given copies in `runtime_dir` (0700, files 0600), with a warning saying
-//   why; private_path then names the copy.
-util::Expected<std::vector<HostKey>> ensure_host_keys(
-    const std::string& state_dir, const std::vector<std::string>& types,
-    const std::string& ssh_keygen_path, const std::string& runtime_dir = k_runtime_key_dir);
+//   given copies in options.runtime_dir (0700, files 0600), with a warning
+//   saying why; private_path then names the copy.
+util::Expected<std::vector<HostKey>> ensure_host_keys(const std::string& state_dir,
+                                                      const std::vector<std::string>& types,
+                                                      const std::string& ssh_keygen_path,
+                                                      const StoreOptions& options = {});
 
 }  // namespace sshboot::hostkeys

@@ -1,12 +1,15 @@
 #include "run/run.hpp"
 
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <optional>
 
@@ -230,8 +233,16 @@ util::Expected<Plan> apply(const cli::Settings& settings,
     for (const auto& w : installed->warnings) {
         log::warn("{}", w);
     }
-    log::info("{} key(s) installed for {} in {}/.ssh/authorized_keys", lines.size(), plan.user.name,
-              plan.user.home);
+    if (!installed->refused.empty()) {
+        // A file the user controls costs key logins, never sshd or COMMAND.
+        log::error(
+            "{}; keys for {} were not installed, so key logins as {} fail until it is "
+            "fixed (sshd and COMMAND start anyway)",
+            installed->refused, plan.user.name, plan.user.name);
+    } else {
+        log::info("{} key(s) installed for {} in {}/.ssh/authorized_keys", lines.size(),
+                  plan.user.name, plan.user.home);
+    }
 
     auto host_keys = ensure_host_keys(s, plan.sshd_path, path_env);
     if (!host_keys) {
@@ -414,6 +425,59 @@ void print_connect_report(const cli::Settings& s, const std::string& user,
     print_report(s, user, host_keys, generated_password, password_login);
 }
 
+namespace {
+
+// sshd's readiness, checked in short steps so that a stop request during the
+// wait is acted on at once.
+sshd::ReadyResult wait_for_sshd(pid_t pid, std::uint16_t port) {
+    using clock = std::chrono::steady_clock;
+    const auto deadline = clock::now() + k_ready_timeout;
+    for (;;) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+        const auto step =
+            std::clamp(left, std::chrono::milliseconds(0), std::chrono::milliseconds(100));
+        const auto ready = sshd::wait_until_listening(pid, port, step);
+        if (ready.state != sshd::Readiness::TimedOut || clock::now() >= deadline ||
+            supervise::stop_requested()) {
+            return ready;
+        }
+    }
+}
+
+// When SIGTERM or SIGINT arrived during start-up: stops sshd (when started)
+// and gives the exit code, as a stop under supervision would: 0 without
+// COMMAND, else 128+N (COMMAND never ran).
+std::optional<int> stopped_during_startup(const cli::Settings& s, pid_t sshd_pid) {
+    const auto sig = supervise::stop_requested();
+    if (!sig) {
+        return std::nullopt;
+    }
+    const char* abbrev = ::sigabbrev_np(*sig);
+    log::info("received SIG{} during start-up: stopping{}", abbrev ? abbrev : "?",
+              s.command_argv.empty() ? "" : " before COMMAND started");
+    if (sshd_pid > 0) {
+        // sshd's listener exits at once on SIGTERM; SIGKILL after a second.
+        ::kill(sshd_pid, SIGTERM);
+        int status = 0;
+        bool reaped = false;
+        for (int i = 0; i < 100 && !reaped; ++i) {
+            reaped = ::waitpid(sshd_pid, &status, WNOHANG) != 0;
+            if (!reaped) {
+                const timespec tick{0, 10'000'000};
+                ::nanosleep(&tick, nullptr);
+            }
+        }
+        if (!reaped) {
+            ::kill(sshd_pid, SIGKILL);
+            ::waitpid(sshd_pid, &status, 0);
+        }
+    }
+    return s.command_argv.empty() ? 0 : 128 + *sig;
+}
+
+}  // namespace
+
 int run(const cli::Settings& s) {
     // A bad cluster secret or node list is a usage error: found before
     // anything is written.
@@ -430,6 +494,9 @@ int run(const cli::Settings& s) {
     if (auto st = supervise::run_hook(supervise::k_pre_start_hook, child_environment()); !st) {
         log::warn("{}", st.error().message);
     }
+    if (auto code = stopped_during_startup(s, -1)) {
+        return *code;
+    }
     if (sshd::port_in_use(s.port)) {
         log::error(
             "port {} is already in use by another process (another sshd started by the image?). "
@@ -442,12 +509,18 @@ int run(const cli::Settings& s) {
         log::error("{}", plan.error().message);
         return 1;
     }
+    if (auto code = stopped_during_startup(s, -1)) {
+        return *code;
+    }
     auto pid = start_sshd(plan->sshd_path, plan->sshd_env);
     if (!pid) {
         log::error("{}", pid.error().message);
         return 1;
     }
-    const auto ready = sshd::wait_until_listening(*pid, s.port, k_ready_timeout);
+    const auto ready = wait_for_sshd(*pid, s.port);
+    if (auto code = stopped_during_startup(s, ready.state == sshd::Readiness::Exited ? -1 : *pid)) {
+        return *code;
+    }
     if (ready.state == sshd::Readiness::Exited) {
         log::error("sshd {} before accepting connections; sshd -t says: {}",
                    util::describe_wait_status(ready.wait_status),
@@ -471,6 +544,9 @@ int run(const cli::Settings& s) {
     }
     if (auto st = supervise::run_hook(supervise::k_post_start_hook, child_environment()); !st) {
         log::warn("{}", st.error().message);
+    }
+    if (auto code = stopped_during_startup(s, *pid)) {
+        return *code;
     }
 
     supervise::Config config;

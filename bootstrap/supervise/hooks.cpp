@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "supervise/supervise.hpp"
 #include "util/log.hpp"
 #include "util/process.hpp"
 
@@ -53,12 +54,14 @@ util::Status run_hook(const std::string& path, const std::optional<std::vector<s
         return hook_failed("cannot run hook " + path + ": " + pid.error().message);
     }
 
-    int status = 0;
-    while (::waitpid(*pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            return hook_failed(util::sys_error("waitpid for hook " + path).message);
-        }
+    const ChildWait waited = wait_child_or_stop(*pid);
+    if (waited.stop_signal) {
+        return util::make_error("hook " + path + " was stopped: a stop signal arrived");
     }
+    if (!waited.wait_status) {
+        return hook_failed("waitpid for hook " + path + " failed");
+    }
+    const int status = *waited.wait_status;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         log::info("{} finished", path);
         return util::ok();

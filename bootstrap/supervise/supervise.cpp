@@ -332,7 +332,59 @@ class Supervisor {
     std::optional<Clock::time_point> m_sshd_kill_at;
 };
 
+// A stop request seen during start-up.
+std::optional<int> g_stop_signal;
+
+sigset_t stop_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    return set;
+}
+
 }  // namespace
+
+std::optional<int> stop_requested() {
+    if (g_stop_signal) {
+        return g_stop_signal;
+    }
+    const sigset_t set = stop_signals();
+    const timespec zero{0, 0};
+    siginfo_t info{};
+    const int sig = ::sigtimedwait(&set, &info, &zero);
+    if (sig > 0) {
+        g_stop_signal = sig;
+    }
+    return g_stop_signal;
+}
+
+ChildWait wait_child_or_stop(pid_t pid) {
+    sigset_t set = stop_signals();
+    sigaddset(&set, SIGCHLD);
+    for (;;) {
+        int status = 0;
+        const pid_t r = ::waitpid(pid, &status, WNOHANG);
+        if (r == pid) {
+            return {status, std::nullopt};
+        }
+        if (r < 0 && errno != EINTR) {
+            log::error("{}", util::sys_error("waitpid " + std::to_string(pid)).message);
+            return {std::nullopt, std::nullopt};
+        }
+        if (auto sig = stop_requested()) {
+            send_signal(pid, *sig, "process " + std::to_string(pid));
+            return {std::nullopt, sig};
+        }
+        // SIGCHLD wakes this early; a stop signal is taken on the next turn.
+        const timespec tick{0, 100'000'000};
+        siginfo_t info{};
+        const int sig = ::sigtimedwait(&set, &info, &tick);
+        if (sig == SIGTERM || sig == SIGINT) {
+            g_stop_signal = sig;
+        }
+    }
+}
 
 util::Status prepare() {
     if (auto blocked = block_handled_signals(); !blocked) {

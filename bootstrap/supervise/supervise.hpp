@@ -25,6 +25,23 @@ namespace sshboot::supervise {
 // child subreaper, so orphans of COMMAND are re-parented to it and reaped.
 util::Status prepare();
 
+// Start-up (between prepare() and supervise()) keeps those signals blocked,
+// so every wait in it must look for a stop request itself. Returns SIGTERM or
+// SIGINT when one has arrived (taken from the pending set and remembered, so
+// later calls return it too); nullopt otherwise. Never waits.
+std::optional<int> stop_requested();
+
+// What wait_child_or_stop saw first.
+struct ChildWait {
+    std::optional<int> wait_status;  // the child ended
+    std::optional<int> stop_signal;  // SIGTERM or SIGINT arrived first
+};
+
+// Waits for child `pid` during start-up, watching for SIGTERM and SIGINT
+// (acted on within about 100 ms). On a stop signal the child is sent the same
+// signal and left to end; the signal is remembered for stop_requested().
+ChildWait wait_child_or_stop(pid_t pid);
+
 struct Config {
     // Spawns a fresh `sshd -D -e`; used to restart sshd when it dies.
     std::function<util::Expected<pid_t>()> start_sshd;

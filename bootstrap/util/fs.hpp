@@ -2,6 +2,7 @@
 // follow a symlink a user could have planted.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <optional>
@@ -30,11 +31,49 @@ Status write_file_atomic(const std::string& path, std::string_view content, mode
                          std::optional<FileOwner> owner = std::nullopt);
 
 // Reads a whole regular file. `max_bytes` guards against reading a device.
+// Opened O_NONBLOCK|O_NOCTTY and checked with fstat before reading: a FIFO or
+// a device is an error, never a wait.
 Expected<std::string> read_file(const std::string& path, std::size_t max_bytes = 16 << 20);
 
-// Reads a whole regular file under `dirfd` without following a final symlink.
+// Reads a whole regular file under `dirfd` without following a final symlink
+// (O_NOFOLLOW|O_NONBLOCK|O_NOCTTY, then fstat).
 Expected<std::string> read_file_at(int dirfd, const std::string& name,
                                    std::size_t max_bytes = 16 << 20);
+
+// Opens `name` under `dirfd` for reading, as every read of a path someone
+// else controls must: O_NOFOLLOW|O_NONBLOCK|O_NOCTTY, then fstat; anything
+// but a regular file (a symlink, FIFO, directory, device) is an error naming
+// what it is. `st` receives the fstat result.
+Expected<UniqueFd> open_regular_at(int dirfd, const std::string& name, struct stat* st = nullptr);
+
+// Reads the rest of an open regular file.
+Expected<std::string> read_fd(int fd, const std::string& what, std::size_t max_bytes = 16 << 20);
+
+// What kind of file a st_mode describes: "a symlink", "a FIFO", "a directory".
+std::string file_kind(mode_t mode);
+
+// Why a directory on the way to private files is not safe: owned by a uid
+// other than root, writable by group or others, a symlink, or not a directory.
+struct PathProblem {
+    std::string path;     // the component at fault
+    std::string message;  // "<path> is owned by uid 1000", "<path> is mode 0777 (...)"
+    std::string fix;      // "chown root:root <path>", "chmod go-w <path>", ...
+};
+
+// Opens the absolute directory `path` one component at a time from /, never
+// following a symlink (O_NOFOLLOW|O_DIRECTORY), and checks each component
+// after opening it: owned by root and not writable by group or others (as
+// OpenSSH's safe_path). Missing components are created with `create_mode`
+// when set. A component that fails the check is an error whose message names
+// it and its fix; `problem`, when given, receives the details. Errors of
+// system calls (EROFS, ENOSPC, ...) leave `problem` empty.
+// `trusted_base` (a directory `path` is under) is opened as given and its own
+// components are not checked: "/" checks everything (tests pass a private
+// temporary directory).
+Expected<UniqueFd> open_trusted_dir(const std::string& path,
+                                    std::optional<mode_t> create_mode = std::nullopt,
+                                    std::optional<PathProblem>* problem = nullptr,
+                                    const std::string& trusted_base = "/");
 
 // Opens a directory by path (following symlinks: for system paths).
 Expected<UniqueFd> open_dir(const std::string& path);

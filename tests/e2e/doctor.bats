@@ -96,11 +96,12 @@ refute_logs_in() {
 	assert_output --partial "FAIL  sshd -t -f /etc/sshboot/sshd_config fails"
 }
 
-@test "a host key readable by others (0644) is named with chmod 600" {
+@test "a host key readable by others (0644) is named as exposed, with a restart as the fix" {
 	start_healthy
 	chmod 0644 "$(host_key)"
 	run -1 doctor
-	assert_output --partial "FAIL  host key /var/lib/sshboot/ssh_host_ed25519_key is mode 0644: sshd refuses a private key that others can read. Fix: chmod 600 /var/lib/sshboot/ssh_host_ed25519_key"
+	assert_output --partial "FAIL  host key /var/lib/sshboot/ssh_host_ed25519_key is mode 0644: sshd refuses a private key that others can read, and whoever read it can impersonate this server. Fix: restart the container (sshboot sets an exposed key aside and makes a new one"
+	assert_output --partial "chmod 600 /var/lib/sshboot/ssh_host_ed25519_key"
 }
 
 @test "sshd stopped: doctor in a container where sshd does not run says so" {

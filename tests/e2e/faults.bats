@@ -2,7 +2,8 @@
 # Faults and bad input: a kill in the middle of a rewrite, a read-only root,
 # a full disk, no sshd, a taken port, values that would inject sshd config
 # lines, and a planted ~/.ssh symlink. Each ends with one clear message and an
-# exit code, and what was already there intact.
+# exit code (a planted ~/.ssh costs only that user's keys: COMMAND still runs),
+# and what was already there intact.
 
 load test_helper
 
@@ -198,7 +199,8 @@ run_killed_at() {
 	old_state
 	install_sshboot
 	mkdir -p "$E2E_ROOT/var/lib/sshboot"
-	mount -t tmpfs -o size=16k tmpfs "$E2E_ROOT/var/lib/sshboot"
+	# mode=0700: a directory only root can write, so sshboot does use it.
+	mount -t tmpfs -o size=16k,mode=0700 tmpfs "$E2E_ROOT/var/lib/sshboot"
 	dd if=/dev/zero of="$E2E_ROOT/var/lib/sshboot/filler" bs=4k 2>/dev/null || true
 	local port
 	port=$(free_port)
@@ -272,7 +274,7 @@ assert_refused() {
 	assert_refused SSH_PUBLIC_HOST=$'1.2.3.4\nPermitEmptyPasswords yes' "contains spaces or control characters"
 }
 
-@test "a ~/.ssh symlink planted by the user is refused and its target is not touched" {
+@test "a ~/.ssh symlink planted by the user is refused, its target is not touched, and COMMAND still runs" {
 	root_prepare
 	# alice's home is hers; she points ~/.ssh at root's.
 	root_exec -- /usr/sbin/useradd -m -s /bin/bash alice >/dev/null
@@ -282,12 +284,14 @@ assert_refused() {
 	cp -p "$E2E_ROOT/root/.ssh/authorized_keys" "$BATS_TEST_TMPDIR/root.ak"
 	ln -s /root/.ssh "$E2E_ROOT/home/alice/.ssh"
 	chown -h "$(stat -c %u "$E2E_ROOT/home/alice")" "$E2E_ROOT/home/alice/.ssh"
-	sshboot_start SSH_PORT="$(free_port)" SSH_USER=alice SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")"
+	sshboot_start SSH_PORT="$(free_port)" SSH_USER=alice SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" -- /bin/sh -c 'exit 5'
 	sshboot_wait_exit
-	assert_equal "$E2E_STATUS" 1
+	# Only SSH keys are lost: sshd started and COMMAND ran with its exit code.
+	assert_equal "$E2E_STATUS" 5
 	run cat "$E2E_ERR"
-	assert_output --partial "/home/alice/.ssh"
-	assert_output --partial "symlink"
+	assert_output --partial "/home/alice/.ssh is a symlink"
+	assert_output --partial "keys for alice were not installed"
+	assert_output --regexp "sshd \(pid [0-9]+\) accepts connections"
 	cmp "$BATS_TEST_TMPDIR/root.ak" "$E2E_ROOT/root/.ssh/authorized_keys"
 	[[ $(stat -c '%a %u' "$E2E_ROOT/root/.ssh") == "700 0" ]]
 }

@@ -27,8 +27,9 @@ served_fingerprint() {
 
 # mount_volume KIND: mount $VOLUME (a directory, or a FAT image) at /workspace
 # in the root, as a container runtime mounts a volume. KIND: bind (a plain
-# directory), nochmod (bindfs: every file shows 0666 and chmod is ignored, like
-# many network volumes), fat (a real FAT file system through FUSE: no chmod).
+# directory), nochmod (bindfs: every file shows readable by all and chmod is
+# ignored, like many network volumes; not writable by others, so sshboot may
+# keep keys there), fat (a real FAT file system through FUSE: no chmod).
 mount_volume() {
 	root_prepare
 	local target=$E2E_ROOT/workspace
@@ -42,7 +43,7 @@ mount_volume() {
 		command -v bindfs >/dev/null || e2e_fail_or_skip "needs bindfs (apt-get install bindfs)"
 		[[ -c /dev/fuse ]] || e2e_fail_or_skip "needs /dev/fuse"
 		mkdir -p "$VOLUME"
-		bindfs --perms=a+rw --chmod-ignore "$VOLUME" "$target" || fail "bindfs failed"
+		bindfs --perms=a+r --chmod-ignore "$VOLUME" "$target" || fail "bindfs failed"
 		;;
 	fat)
 		if ! command -v fusefat >/dev/null || ! command -v mkfs.vfat >/dev/null; then

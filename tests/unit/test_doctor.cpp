@@ -73,6 +73,7 @@ Facts healthy() {
     f.host_keys = {file_info("/var/lib/sshboot/ssh_host_ed25519_key", 0600)};
     f.host_keys_configured = true;
     f.privsep_dir = file_info("/run/sshd", 0755, 0, true);
+    f.state_dir = "/var/lib/sshboot";
     accounts::PasswdEntry root{"root", "x", 0, 0, "root", "/root", "/bin/bash"};
     f.user = root;
     f.shell = file_info("/bin/bash", 0755);
@@ -321,8 +322,35 @@ TEST(evaluate, HostKeyReadableByOthers) {
     const auto r = the_failure(evaluate(f), "host-keys");
     EXPECT_EQ(r.message,
               "host key /var/lib/sshboot/ssh_host_ed25519_key is mode 0644: sshd refuses a "
-              "private key that others can read");
-    EXPECT_EQ(r.fix, "chmod 600 /var/lib/sshboot/ssh_host_ed25519_key");
+              "private key that others can read, and whoever read it can impersonate this "
+              "server");
+    EXPECT_TRUE(r.fix.starts_with("restart the container")) << r.fix;
+    EXPECT_TRUE(r.fix.ends_with("chmod 600 /var/lib/sshboot/ssh_host_ed25519_key")) << r.fix;
+}
+
+TEST(evaluate, StateDirOthersControlIsNamedWithItsFix) {
+    auto f = healthy();
+    f.state_dir = "/workspace/.sshboot";
+    f.state_dir_problem = util::PathProblem{
+        "/workspace", "/workspace is mode 0777 (writable by every user)", "chmod go-w /workspace"};
+    const auto r = the_failure(evaluate(f), "state-dir");
+    EXPECT_TRUE(contains(r.message, "host key directory /workspace/.sshboot is not safe"))
+        << r.message;
+    EXPECT_TRUE(contains(r.message, "/workspace is mode 0777")) << r.message;
+    EXPECT_TRUE(contains(r.message, "keeps host keys in /var/lib/sshboot")) << r.message;
+    EXPECT_TRUE(r.fix.starts_with("chmod go-w /workspace")) << r.fix;
+}
+
+TEST(evaluate, StateDirSafeIsOk) {
+    const auto results = evaluate(healthy());
+    bool seen = false;
+    for (const auto& r : results) {
+        if (r.id == "state-dir") {
+            seen = true;
+            EXPECT_EQ(r.status, Status::Ok) << r.message;
+        }
+    }
+    EXPECT_TRUE(seen);
 }
 
 TEST(evaluate, PrivsepDirMissing) {

@@ -47,6 +47,16 @@ class HostkeysTempDir {
     std::string m_path;
 };
 
+// Keeps every directory the store may use inside `dir`, and checks trust only
+// below it (the temporary directory lives in the world-writable /tmp).
+hk::StoreOptions opts(const HostkeysTempDir& dir) {
+    hk::StoreOptions o;
+    o.runtime_dir = dir.file("run/hostkeys");
+    o.fallback_dir = dir.file("fallback");
+    o.trusted_base = dir.path();
+    return o;
+}
+
 bool have_ssh_keygen() {
     return ::access(k_ssh_keygen.c_str(), X_OK) == 0;
 }
@@ -370,7 +380,7 @@ TEST(HostKeyFileName, FollowsOpensshNaming) {
 TEST(EnsureHostKeys, CreatesEd25519InNewStateDirAndReusesIt) {
     HostkeysTempDir dir;
     const std::string state = dir.file("a/b/state");
-    auto first = hk::ensure_host_keys(state, {"ed25519"}, "");
+    auto first = hk::ensure_host_keys(state, {"ed25519"}, "", opts(dir));
     ASSERT_TRUE(first.has_value()) << first.error().message;
     ASSERT_EQ(first->size(), 1u);
     const auto& key = first->front();
@@ -385,7 +395,7 @@ TEST(EnsureHostKeys, CreatesEd25519InNewStateDirAndReusesIt) {
     EXPECT_EQ(file_mode(key.private_path + ".pub"), 0644u);
     EXPECT_EQ(read_text(key.private_path + ".pub"), key.public_line + "\n");
 
-    auto second = hk::ensure_host_keys(state, {"ed25519"}, "");
+    auto second = hk::ensure_host_keys(state, {"ed25519"}, "", opts(dir));
     ASSERT_TRUE(second.has_value()) << second.error().message;
     ASSERT_EQ(second->size(), 1u);
     EXPECT_FALSE(second->front().generated);
@@ -402,33 +412,96 @@ TEST(EnsureHostKeys, RelativeStateDirGivesAbsolutePaths) {
     HostkeysTempDir dir;
     const auto old_cwd = std::filesystem::current_path();
     std::filesystem::current_path(dir.path());
-    auto keys = hk::ensure_host_keys("rel", {"ed25519"}, "");
+    auto keys = hk::ensure_host_keys("rel", {"ed25519"}, "", opts(dir));
     std::filesystem::current_path(old_cwd);
     ASSERT_TRUE(keys.has_value()) << keys.error().message;
     EXPECT_EQ(keys->front().private_path, dir.path() + "/rel/ssh_host_ed25519_key");
 }
 
-TEST(EnsureHostKeys, TightensReadablePrivateKey) {
+// The names in `dir` that start with `prefix`.
+std::vector<std::string> names_starting(const std::string& dir, const std::string& prefix) {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+        const std::string name = e.path().filename().string();
+        if (name.starts_with(prefix)) {
+            out.push_back(name);
+        }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+TEST(EnsureHostKeys, ExposedPrivateKeyIsSetAsideAndReplaced) {
     HostkeysTempDir dir;
-    auto first = hk::ensure_host_keys(dir.path(), {"ed25519"}, "");
+    auto first = hk::ensure_host_keys(dir.path(), {"ed25519"}, "", opts(dir));
     ASSERT_TRUE(first.has_value()) << first.error().message;
     const std::string priv = first->front().private_path;
     ASSERT_EQ(::chmod(priv.c_str(), 0644), 0);
-    auto second = hk::ensure_host_keys(dir.path(), {"ed25519"}, "");
+    const std::string old_text = read_text(priv);
+    auto second = hk::ensure_host_keys(dir.path(), {"ed25519"}, "", opts(dir));
     ASSERT_TRUE(second.has_value()) << second.error().message;
+    EXPECT_TRUE(second->front().generated);
+    EXPECT_NE(second->front().fingerprint, first->front().fingerprint);
     EXPECT_EQ(file_mode(priv), 0600u);
-    EXPECT_FALSE(second->front().generated);
-    EXPECT_EQ(second->front().fingerprint, first->front().fingerprint);
+    const auto aside = names_starting(dir.path(), "ssh_host_ed25519_key.exposed-");
+    ASSERT_EQ(aside.size(), 2u);  // the key and its .pub
+    EXPECT_EQ(read_text(dir.file(aside[0])), old_text);
+    EXPECT_TRUE(aside[1].ends_with(".pub"));
+    EXPECT_EQ(file_mode(dir.file(aside[0])), 0644u);
+}
+
+TEST(EnsureHostKeys, SymlinkInPlaceOfAKeyIsSetAsideNotFollowed) {
+    HostkeysTempDir dir;
+    const std::string target = dir.file("target");
+    write_text(target, "not yours\n", 0644);
+    const std::string state = dir.file("state");
+    ASSERT_EQ(::mkdir(state.c_str(), 0700), 0);
+    ASSERT_EQ(::symlink(target.c_str(), (state + "/ssh_host_ed25519_key").c_str()), 0);
+    auto keys = hk::ensure_host_keys(state, {"ed25519"}, "", opts(dir));
+    ASSERT_TRUE(keys.has_value()) << keys.error().message;
+    EXPECT_TRUE(keys->front().generated);
+    EXPECT_EQ(file_mode(target), 0644u);
+    EXPECT_EQ(read_text(target), "not yours\n");
+    const auto aside = names_starting(state, "ssh_host_ed25519_key.refused-");
+    ASSERT_EQ(aside.size(), 1u);
+    struct stat st {};
+    ASSERT_EQ(::lstat((state + "/" + aside[0]).c_str(), &st), 0);
+    EXPECT_TRUE(S_ISLNK(st.st_mode));
+}
+
+TEST(EnsureHostKeys, StateDirOthersCanWriteIsNotUsed) {
+    HostkeysTempDir dir;
+    const std::string shared = dir.file("shared");
+    ASSERT_EQ(::mkdir(shared.c_str(), 0777), 0);
+    ASSERT_EQ(::chmod(shared.c_str(), 0777), 0);
+    auto keys = hk::ensure_host_keys(shared + "/.sshboot", {"ed25519"}, "", opts(dir));
+    ASSERT_TRUE(keys.has_value()) << keys.error().message;
+    EXPECT_EQ(keys->front().private_path, dir.file("fallback/ssh_host_ed25519_key"));
+    EXPECT_FALSE(util::path_exists(shared + "/.sshboot"));
+}
+
+TEST(EnsureHostKeys, StateDirOwnedByAnotherUidIsNotUsed) {
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "needs root to chown";
+    }
+    HostkeysTempDir dir;
+    const std::string state = dir.file("state");
+    ASSERT_EQ(::mkdir(state.c_str(), 0700), 0);
+    ASSERT_EQ(::chown(state.c_str(), 1000, 1000), 0);
+    auto keys = hk::ensure_host_keys(state, {"ed25519"}, "", opts(dir));
+    ASSERT_TRUE(keys.has_value()) << keys.error().message;
+    EXPECT_EQ(keys->front().private_path, dir.file("fallback/ssh_host_ed25519_key"));
+    EXPECT_FALSE(util::path_exists(state + "/ssh_host_ed25519_key"));
 }
 
 TEST(EnsureHostKeys, RewritesMissingOrStalePublicFile) {
     HostkeysTempDir dir;
-    auto first = hk::ensure_host_keys(dir.path(), {"ed25519"}, "");
+    auto first = hk::ensure_host_keys(dir.path(), {"ed25519"}, "", opts(dir));
     ASSERT_TRUE(first.has_value()) << first.error().message;
     const std::string pub = first->front().private_path + ".pub";
 
     ASSERT_EQ(::unlink(pub.c_str()), 0);
-    auto again = hk::ensure_host_keys(dir.path(), {"ed25519"}, "");
+    auto again = hk::ensure_host_keys(dir.path(), {"ed25519"}, "", opts(dir));
     ASSERT_TRUE(again.has_value()) << again.error().message;
     EXPECT_FALSE(again->front().generated);
     EXPECT_EQ(again->front().fingerprint, first->front().fingerprint);
@@ -438,7 +511,7 @@ TEST(EnsureHostKeys, RewritesMissingOrStalePublicFile) {
     // A .pub of some other key is replaced by the private key's own.
     auto other = hk::generate_ed25519();
     write_text(pub, hk::ed25519_public_line(other, "other"), 0644);
-    auto stale = hk::ensure_host_keys(dir.path(), {"ed25519"}, "");
+    auto stale = hk::ensure_host_keys(dir.path(), {"ed25519"}, "", opts(dir));
     ASSERT_TRUE(stale.has_value()) << stale.error().message;
     EXPECT_EQ(stale->front().fingerprint, first->front().fingerprint);
     EXPECT_EQ(read_text(pub), first->front().public_line + "\n");
@@ -452,7 +525,7 @@ TEST(EnsureHostKeys, ReusesKeyMadeBySshKeygen) {
     const std::string priv = dir.file("ssh_host_ed25519_key");
     ssh_keygen({"-q", "-t", "ed25519", "-N", "", "-C", "root@image", "-f", priv});
     const std::string fp = keygen_fingerprint(priv);
-    auto keys = hk::ensure_host_keys(dir.path(), {"ed25519"}, "");
+    auto keys = hk::ensure_host_keys(dir.path(), {"ed25519"}, "", opts(dir));
     ASSERT_TRUE(keys.has_value()) << keys.error().message;
     EXPECT_FALSE(keys->front().generated);
     EXPECT_EQ(keys->front().fingerprint, fp);
@@ -460,21 +533,21 @@ TEST(EnsureHostKeys, ReusesKeyMadeBySshKeygen) {
 
 TEST(EnsureHostKeys, CorruptPrivateKeyIsAnErrorNotAnOverwrite) {
     HostkeysTempDir dir;
-    auto first = hk::ensure_host_keys(dir.path(), {"ed25519"}, "");
+    auto first = hk::ensure_host_keys(dir.path(), {"ed25519"}, "", opts(dir));
     ASSERT_TRUE(first.has_value()) << first.error().message;
     const std::string priv = first->front().private_path;
     std::string text = read_text(priv);
     text[60] = text[60] == 'A' ? 'B' : 'A';
     write_text(priv, text, 0600);
 
-    auto again = hk::ensure_host_keys(dir.path(), {"ed25519"}, "");
+    auto again = hk::ensure_host_keys(dir.path(), {"ed25519"}, "", opts(dir));
     ASSERT_FALSE(again.has_value());
     EXPECT_NE(again.error().message.find(priv), std::string::npos) << again.error().message;
     EXPECT_NE(again.error().message.find("delete"), std::string::npos) << again.error().message;
     EXPECT_EQ(read_text(priv), text);
 
     write_text(priv, "not a key at all\n", 0600);
-    auto garbage = hk::ensure_host_keys(dir.path(), {"ed25519"}, "");
+    auto garbage = hk::ensure_host_keys(dir.path(), {"ed25519"}, "", opts(dir));
     ASSERT_FALSE(garbage.has_value());
     EXPECT_NE(garbage.error().message.find(priv), std::string::npos);
     EXPECT_EQ(read_text(priv), "not a key at all\n");
@@ -488,7 +561,7 @@ TEST(EnsureHostKeys, EncryptedPrivateKeyIsAnError) {
     const std::string priv = dir.file("ssh_host_ed25519_key");
     ssh_keygen({"-q", "-t", "ed25519", "-N", "secret phrase", "-a", "2", "-f", priv});
     const std::string before = read_text(priv);
-    auto keys = hk::ensure_host_keys(dir.path(), {"ed25519"}, "");
+    auto keys = hk::ensure_host_keys(dir.path(), {"ed25519"}, "", opts(dir));
     ASSERT_FALSE(keys.has_value());
     EXPECT_NE(keys.error().message.find("encrypted"), std::string::npos) << keys.error().message;
     EXPECT_NE(keys.error().message.find(priv), std::string::npos);
@@ -500,7 +573,8 @@ TEST(EnsureHostKeys, CreatesAllThreeTypesWithSshKeygen) {
         GTEST_SKIP() << "ssh-keygen is not installed";
     }
     HostkeysTempDir dir;
-    auto keys = hk::ensure_host_keys(dir.path(), {"ed25519", "ecdsa", "rsa"}, k_ssh_keygen);
+    auto keys =
+        hk::ensure_host_keys(dir.path(), {"ed25519", "ecdsa", "rsa"}, k_ssh_keygen, opts(dir));
     ASSERT_TRUE(keys.has_value()) << keys.error().message;
     ASSERT_EQ(keys->size(), 3u);
     const std::vector<std::string> types{"ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa"};
@@ -524,7 +598,8 @@ TEST(EnsureHostKeys, CreatesAllThreeTypesWithSshKeygen) {
 
     // Second start: same keys; a missing rsa .pub is recovered with ssh-keygen -y.
     ASSERT_EQ(::unlink(((*keys)[2].private_path + ".pub").c_str()), 0);
-    auto again = hk::ensure_host_keys(dir.path(), {"ed25519", "ecdsa", "rsa"}, k_ssh_keygen);
+    auto again =
+        hk::ensure_host_keys(dir.path(), {"ed25519", "ecdsa", "rsa"}, k_ssh_keygen, opts(dir));
     ASSERT_TRUE(again.has_value()) << again.error().message;
     for (std::size_t i = 0; i < 3; ++i) {
         EXPECT_FALSE((*again)[i].generated);
@@ -545,7 +620,7 @@ TEST(EnsureHostKeys, ReusesPemRsaKeyAndRecoversItsPublicFile) {
     const std::string fp = keygen_fingerprint(priv);
     ASSERT_EQ(::unlink((priv + ".pub").c_str()), 0);
 
-    auto keys = hk::ensure_host_keys(dir.path(), {"rsa"}, k_ssh_keygen);
+    auto keys = hk::ensure_host_keys(dir.path(), {"rsa"}, k_ssh_keygen, opts(dir));
     ASSERT_TRUE(keys.has_value()) << keys.error().message;
     EXPECT_FALSE(keys->front().generated);
     EXPECT_EQ(keys->front().type, "ssh-rsa");
@@ -555,14 +630,14 @@ TEST(EnsureHostKeys, ReusesPemRsaKeyAndRecoversItsPublicFile) {
 
     // Without ssh-keygen the missing .pub cannot be recovered: a clear error.
     ASSERT_EQ(::unlink((priv + ".pub").c_str()), 0);
-    auto no_keygen = hk::ensure_host_keys(dir.path(), {"rsa"}, "");
+    auto no_keygen = hk::ensure_host_keys(dir.path(), {"rsa"}, "", opts(dir));
     ASSERT_FALSE(no_keygen.has_value());
     EXPECT_NE(no_keygen.error().message.find("ssh-keygen"), std::string::npos);
 }
 
 TEST(EnsureHostKeys, NeedsSshKeygenOnlyForOtherTypes) {
     HostkeysTempDir dir;
-    auto keys = hk::ensure_host_keys(dir.path(), {"ecdsa"}, "");
+    auto keys = hk::ensure_host_keys(dir.path(), {"ecdsa"}, "", opts(dir));
     ASSERT_FALSE(keys.has_value());
     EXPECT_NE(keys.error().message.find("ssh-keygen"), std::string::npos) << keys.error().message;
     EXPECT_FALSE(util::path_exists(dir.file("ssh_host_ecdsa_key")));
@@ -570,7 +645,7 @@ TEST(EnsureHostKeys, NeedsSshKeygenOnlyForOtherTypes) {
 
 TEST(EnsureHostKeys, RefusesUnknownType) {
     HostkeysTempDir dir;
-    auto keys = hk::ensure_host_keys(dir.path(), {"dsa"}, k_ssh_keygen);
+    auto keys = hk::ensure_host_keys(dir.path(), {"dsa"}, k_ssh_keygen, opts(dir));
     ASSERT_FALSE(keys.has_value());
     EXPECT_NE(keys.error().message.find("dsa"), std::string::npos);
 }
@@ -582,7 +657,7 @@ TEST(EnsureHostKeys, WrongKeyTypeInFileIsAnError) {
     HostkeysTempDir dir;
     const std::string priv = dir.file("ssh_host_rsa_key");
     ssh_keygen({"-q", "-t", "ed25519", "-N", "", "-f", priv});
-    auto keys = hk::ensure_host_keys(dir.path(), {"rsa"}, k_ssh_keygen);
+    auto keys = hk::ensure_host_keys(dir.path(), {"rsa"}, k_ssh_keygen, opts(dir));
     ASSERT_FALSE(keys.has_value());
     EXPECT_NE(keys.error().message.find("ssh-ed25519"), std::string::npos) << keys.error().message;
 }
@@ -592,15 +667,20 @@ TEST(EnsureHostKeys, NeverUsesEtcSsh) {
     if (!util::path_exists("/etc/ssh/ssh_host_ed25519_key")) {
         GTEST_SKIP() << "/etc/ssh holds no ed25519 key";
     }
-    auto direct = hk::ensure_host_keys("/etc/ssh", {"ed25519"}, "");
+    HostkeysTempDir dir;
+    hk::StoreOptions o = opts(dir);
+    o.trusted_base = "/";
+    auto direct = hk::ensure_host_keys("/etc/ssh", {"ed25519"}, "", o);
     ASSERT_FALSE(direct.has_value());
     EXPECT_NE(direct.error().message.find("/etc/ssh"), std::string::npos);
 
-    HostkeysTempDir dir;
+    // A symlink to it is never followed: the keys go to the fallback directory.
     const std::string link = dir.file("state");
     ASSERT_EQ(::symlink("/etc/ssh", link.c_str()), 0);
-    auto via_link = hk::ensure_host_keys(link + "/", {"ed25519"}, "");
-    ASSERT_FALSE(via_link.has_value());
+    auto via_link = hk::ensure_host_keys(link + "/", {"ed25519"}, "", opts(dir));
+    ASSERT_TRUE(via_link.has_value()) << via_link.error().message;
+    EXPECT_EQ(via_link->front().private_path, dir.file("fallback/ssh_host_ed25519_key"));
+    EXPECT_TRUE(via_link->front().generated);
 }
 
 TEST(EnsureHostKeys, SshdAcceptsGeneratedKey) {
@@ -608,7 +688,7 @@ TEST(EnsureHostKeys, SshdAcceptsGeneratedKey) {
         GTEST_SKIP() << k_sshd << " is not installed";
     }
     HostkeysTempDir dir;
-    auto keys = hk::ensure_host_keys(dir.file("state"), {"ed25519"}, "");
+    auto keys = hk::ensure_host_keys(dir.file("state"), {"ed25519"}, "", opts(dir));
     ASSERT_TRUE(keys.has_value()) << keys.error().message;
     const std::string config = dir.file("sshd_config");
     write_text(config, "", 0644);

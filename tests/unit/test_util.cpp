@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "util/base64.hpp"
@@ -119,6 +120,74 @@ TEST(read_file_at, does_not_follow_a_final_symlink) {
     auto parent = util::open_dir(dir.path);
     ASSERT_TRUE(parent);
     EXPECT_FALSE(util::read_file_at(parent->get(), "link"));
+}
+
+TEST(read_file_at, refuses_a_fifo_without_waiting) {
+    TempDir dir;
+    ASSERT_EQ(::mkfifo((dir.path + "/fifo").c_str(), 0600), 0);
+    auto fd = util::open_dir(dir.path);
+    ASSERT_TRUE(fd);
+    auto text = util::read_file_at(fd->get(), "fifo");
+    ASSERT_FALSE(text);
+    EXPECT_NE(text.error().message.find("a FIFO"), std::string::npos) << text.error().message;
+    auto by_path = util::read_file(dir.path + "/fifo");
+    ASSERT_FALSE(by_path);
+    EXPECT_NE(by_path.error().message.find("not a regular file"), std::string::npos);
+}
+
+TEST(open_regular_at, names_what_it_found) {
+    TempDir dir;
+    ASSERT_EQ(::mkdir((dir.path + "/d").c_str(), 0700), 0);
+    ASSERT_EQ(::symlink("/etc/passwd", (dir.path + "/link").c_str()), 0);
+    auto fd = util::open_dir(dir.path);
+    ASSERT_TRUE(fd);
+    auto d = util::open_regular_at(fd->get(), "d");
+    ASSERT_FALSE(d);
+    EXPECT_NE(d.error().message.find("a directory"), std::string::npos) << d.error().message;
+    auto link = util::open_regular_at(fd->get(), "link");
+    ASSERT_FALSE(link);
+    EXPECT_NE(link.error().message.find("symlink"), std::string::npos) << link.error().message;
+}
+
+TEST(open_trusted_dir, creates_and_checks_each_component) {
+    TempDir dir;
+    std::optional<util::PathProblem> problem;
+    auto made = util::open_trusted_dir(dir.path + "/a/b", 0700, &problem, dir.path);
+    ASSERT_TRUE(made) << made.error().message;
+    EXPECT_FALSE(problem);
+    struct stat st {};
+    ASSERT_EQ(::stat((dir.path + "/a/b").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0700u);
+
+    ASSERT_EQ(::chmod((dir.path + "/a").c_str(), 0777), 0);
+    auto writable = util::open_trusted_dir(dir.path + "/a/b", 0700, &problem, dir.path);
+    ASSERT_FALSE(writable);
+    ASSERT_TRUE(problem);
+    EXPECT_EQ(problem->path, dir.path + "/a");
+    EXPECT_EQ(problem->fix, "chmod go-w " + dir.path + "/a");
+    EXPECT_NE(problem->message.find("0777"), std::string::npos) << problem->message;
+
+    problem.reset();
+    ASSERT_EQ(::symlink((dir.path + "/a").c_str(), (dir.path + "/link").c_str()), 0);
+    auto via_link = util::open_trusted_dir(dir.path + "/link/b", 0700, &problem, dir.path);
+    ASSERT_FALSE(via_link);
+    ASSERT_TRUE(problem);
+    EXPECT_NE(problem->message.find("symlink"), std::string::npos) << problem->message;
+}
+
+TEST(open_trusted_dir, refuses_a_directory_owned_by_another_uid) {
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "needs root to chown";
+    }
+    TempDir dir;
+    ASSERT_EQ(::mkdir((dir.path + "/theirs").c_str(), 0700), 0);
+    ASSERT_EQ(::chown((dir.path + "/theirs").c_str(), 1000, 1000), 0);
+    std::optional<util::PathProblem> problem;
+    auto fd = util::open_trusted_dir(dir.path + "/theirs", 0700, &problem, dir.path);
+    ASSERT_FALSE(fd);
+    ASSERT_TRUE(problem);
+    EXPECT_EQ(problem->message, dir.path + "/theirs is owned by uid 1000");
+    EXPECT_EQ(problem->fix, "chown root:root " + dir.path + "/theirs");
 }
 
 TEST(run_capture, returns_output_and_exit_code) {

@@ -1,6 +1,7 @@
 #include "cli/commands.hpp"
 
 #include <fcntl.h>
+#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "cluster/secret.hpp"
+#include "cluster/wait.hpp"
 #include "doctor/doctor.hpp"
 #include "doctor/session_env_view.hpp"
 #include "keys/check_report.hpp"
@@ -199,6 +202,58 @@ int doctor_command(const std::vector<std::string>& args, const Environment& env)
     return doctor::run_doctor(options, vm->count("json") != 0);
 }
 
+constexpr const char* k_cluster_usage =
+    "Usage: sshboot cluster secret\n"
+    "       sshboot cluster wait [--timeout S]\n"
+    "\n"
+    "Multi-node jobs. `secret` prints a new cluster secret (its last line is the\n"
+    "secret alone): give every node of the job the same one in\n"
+    "SSHBOOT_CLUSTER_SECRET or SSHBOOT_CLUSTER_SECRET_FILE. `wait` returns 0 once\n"
+    "every node accepts an SSH login with the cluster key (see\n"
+    "sshboot cluster wait --help).\n";
+
+int cluster_secret_command(const std::vector<std::string>& args) {
+    if (!args.empty()) {
+        if (args.size() == 1 && (args[0] == "-h" || args[0] == "--help")) {
+            std::fputs(k_cluster_usage, stdout);
+            return 0;
+        }
+        log::error("cluster secret takes no arguments (see sshboot cluster --help)");
+        return 2;
+    }
+    std::string secret = cluster::generate_secret();
+    std::string out =
+        "# A new cluster secret. Give every node of the job this same value, as\n"
+        "# SSHBOOT_CLUSTER_SECRET or in the file SSHBOOT_CLUSTER_SECRET_FILE names, e.g.\n"
+        "#   kubectl create secret generic sshboot-cluster --from-literal=secret=<the line below>\n"
+        "# Keep it secret: whoever has it can log in to every node.\n" +
+        secret + "\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::fflush(stdout);
+    sodium_memzero(out.data(), out.size());
+    sodium_memzero(secret.data(), secret.size());
+    return 0;
+}
+
+int cluster_command(const std::vector<std::string>& args) {
+    if (args.empty() || args[0] == "-h" || args[0] == "--help") {
+        std::fputs(k_cluster_usage, args.empty() ? stderr : stdout);
+        return args.empty() ? 2 : 0;
+    }
+    const std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (args[0] == "secret") {
+        return cluster_secret_command(rest);
+    }
+    if (args[0] == "wait") {
+        return cluster::wait_command(rest);
+    }
+    log::error(
+        "unknown cluster command '{}': use `sshboot cluster secret` or `sshboot cluster "
+        "wait`",
+        args[0].find_first_of("\r\n") == std::string::npos ? args[0] : "?");
+    return 2;
+}
+
 }  // namespace
 
 std::optional<int> run_subcommand(const std::vector<std::string>& args, const Environment& env) {
@@ -211,6 +266,9 @@ std::optional<int> run_subcommand(const std::vector<std::string>& args, const En
     }
     if (args.front() == "doctor") {
         return doctor_command(rest, env);
+    }
+    if (args.front() == "cluster") {
+        return cluster_command(rest);
     }
     if (args.front() == "password") {
         return password::password_command(rest, env);

@@ -1,5 +1,6 @@
 #include "cli/settings.hpp"
 
+#include "cluster/secret.hpp"
 #include "hostkeys/store.hpp"
 #include "util/parse.hpp"
 
@@ -58,6 +59,24 @@ constexpr std::array k_env_options = {
               "comma-separated globs: environment variables not passed to SSH sessions"},
     EnvOption{"SSHBOOT_ENV_INCLUDE", "env-include",
               "comma-separated globs: variables passed to SSH sessions even when excluded"},
+    EnvOption{"SSHBOOT_CLUSTER_SECRET", "cluster-secret",
+              "cluster mode: the secret every node of a multi-node job shares (make one with "
+              "`sshboot cluster secret`; prefer the variable or the file: a flag shows in ps)"},
+    EnvOption{"SSHBOOT_CLUSTER_SECRET_FILE", "cluster-secret-file",
+              "file holding the cluster secret (a Kubernetes Secret volume)"},
+    EnvOption{"SSHBOOT_CLUSTER_RANK", "cluster-rank",
+              "this node's rank (default: NODE_RANK, SKYPILOT_NODE_RANK, JOB_COMPLETION_INDEX "
+              "or the hostname's StatefulSet ordinal)"},
+    EnvOption{"SSHBOOT_CLUSTER_HOSTS", "cluster-hosts",
+              "the nodes in rank order, comma-separated host[:port] (default: from the "
+              "platform)"},
+    EnvOption{"SSHBOOT_CLUSTER_PATTERN", "cluster-pattern",
+              "the nodes' names with {rank} where the ordinal goes, e.g. trainer-{rank}.trainer "
+              "(Kubernetes StatefulSet or Indexed Job)"},
+    EnvOption{"SSHBOOT_CLUSTER_SIZE", "cluster-size",
+              "the number of nodes SSHBOOT_CLUSTER_PATTERN names"},
+    EnvOption{"SSHBOOT_CLUSTER_SLOTS", "cluster-slots",
+              "processes per node in the hostfiles (default: GPUs per node, else 1)"},
     EnvOption{"SSHBOOT_KEEP_ALIVE", "keep-alive", "1: keep serving SSH after COMMAND exits"},
     EnvOption{"SSHBOOT_STOP_TIMEOUT", "stop-timeout",
               "seconds COMMAND gets between SIGTERM and SIGKILL on stop (default 8)"},
@@ -295,6 +314,37 @@ util::Expected<Settings> parse_settings(const std::vector<std::string>& args,
                                     " contains spaces or control characters (give an IP address "
                                     "or an ASCII host name)");
         }
+    }
+    s.cluster_secret = get("cluster-secret");
+    s.cluster_secret_file = get("cluster-secret-file");
+    s.cluster_rank = get("cluster-rank");
+    s.cluster_hosts = get("cluster-hosts");
+    s.cluster_pattern = get("cluster-pattern");
+    s.cluster_size = get("cluster-size");
+    s.cluster_slots = get("cluster-slots");
+    if (has("cluster-secret") && has("cluster-secret-file")) {
+        return util::make_error(
+            "SSHBOOT_CLUSTER_SECRET and SSHBOOT_CLUSTER_SECRET_FILE are both set: give the "
+            "cluster secret one way");
+    }
+    if (has("cluster-secret")) {
+        const std::string secret = cluster::normalize_secret(s.cluster_secret);
+        if (auto st = cluster::validate_secret(secret, "SSHBOOT_CLUSTER_SECRET"); !st) {
+            return st.error();
+        }
+        s.cluster_secret = secret;
+    }
+    if (has("cluster-secret-file") &&
+        (s.cluster_secret_file.empty() || s.cluster_secret_file[0] != '/' ||
+         has_control_chars(s.cluster_secret_file))) {
+        return util::make_error("SSHBOOT_CLUSTER_SECRET_FILE: must be an absolute path");
+    }
+    if (!s.cluster_mode() && (has("cluster-rank") || has("cluster-hosts"))) {
+        return util::make_error(
+            std::string(has("cluster-rank") ? "SSHBOOT_CLUSTER_RANK" : "SSHBOOT_CLUSTER_HOSTS") +
+            " is set but no cluster secret is: set SSHBOOT_CLUSTER_SECRET (or "
+            "SSHBOOT_CLUSTER_SECRET_FILE) on every node to the output of `sshboot cluster "
+            "secret`");
     }
     if (has("keep-alive")) {
         auto b = parse_bool(get("keep-alive"));

@@ -54,6 +54,21 @@ struct Settings {
     std::string env_exclude;
     std::string env_include;
 
+    // Cluster mode (multi-node jobs): SSHBOOT_CLUSTER_SECRET (never printed,
+    // logged or passed on) or SSHBOOT_CLUSTER_SECRET_FILE turn it on;
+    // SSHBOOT_CLUSTER_RANK and SSHBOOT_CLUSTER_HOSTS as given ("" = unset),
+    // resolved with the platform's variables by cluster::resolve_topology.
+    std::string cluster_secret;
+    std::string cluster_secret_file;
+    std::string cluster_rank;
+    std::string cluster_hosts;
+    // SSHBOOT_CLUSTER_PATTERN, _SIZE, _SLOTS: read by cluster::resolve_topology
+    // from the environment; a flag given here replaces its variable there.
+    std::string cluster_pattern;
+    std::string cluster_size;
+    std::string cluster_slots;
+    bool cluster_mode() const { return !cluster_secret.empty() || !cluster_secret_file.empty(); }
+
     bool keep_alive = false;
     int stop_timeout_seconds = 8;
     bool signal_process_group = false;

@@ -25,7 +25,8 @@ std::string_view line_content(std::string_view text, std::size_t begin, std::siz
 // are ordinary lines. All ends with nothing open come before the first begin
 // never closed, so removing the blocks cannot make two leftover markers pair
 // up on the next merge.
-std::vector<Span> find_blocks(std::string_view text) {
+std::vector<Span> find_blocks(std::string_view text, std::string_view begin_marker,
+                              std::string_view end_marker) {
     std::vector<Span> blocks;
     std::vector<std::size_t> open;  // begin offsets, innermost last
     std::size_t pos = 0;
@@ -33,9 +34,9 @@ std::vector<Span> find_blocks(std::string_view text) {
         const std::size_t nl = text.find('\n', pos);
         const std::size_t end = nl == std::string_view::npos ? text.size() : nl + 1;
         const std::string_view content = line_content(text, pos, end);
-        if (content == k_block_begin) {
+        if (content == begin_marker) {
             open.push_back(pos);
-        } else if (content == k_block_end && !open.empty()) {
+        } else if (content == end_marker && !open.empty()) {
             const Span block{open.back(), end};
             open.pop_back();
             // Blocks closed earlier inside this one are part of it.
@@ -49,8 +50,9 @@ std::vector<Span> find_blocks(std::string_view text) {
     return blocks;
 }
 
-void append_block(std::string& out, const std::vector<std::string>& lines) {
-    out.append(k_block_begin);
+void append_block(std::string& out, const std::vector<std::string>& lines,
+                  std::string_view begin_marker, std::string_view end_marker) {
+    out.append(begin_marker);
     out.push_back('\n');
     for (const auto& line : lines) {
         if (line.empty()) {
@@ -59,15 +61,20 @@ void append_block(std::string& out, const std::vector<std::string>& lines) {
         out.append(line);
         out.push_back('\n');
     }
-    out.append(k_block_end);
+    out.append(end_marker);
     out.push_back('\n');
 }
 
 }  // namespace
 
 std::string merge_managed_block(std::string_view existing, const std::vector<std::string>& lines) {
-    const std::vector<Span> blocks = find_blocks(existing);
-    std::size_t total = existing.size() + k_block_begin.size() + k_block_end.size() + 3;
+    return merge_managed_block(existing, lines, k_block_begin, k_block_end);
+}
+
+std::string merge_managed_block(std::string_view existing, const std::vector<std::string>& lines,
+                                std::string_view begin_marker, std::string_view end_marker) {
+    const std::vector<Span> blocks = find_blocks(existing, begin_marker, end_marker);
+    std::size_t total = existing.size() + begin_marker.size() + end_marker.size() + 3;
     for (const auto& line : lines) {
         total += line.size() + 1;
     }
@@ -82,7 +89,7 @@ std::string merge_managed_block(std::string_view existing, const std::vector<std
         if (!out.empty() && out.back() != '\n') {
             out.push_back('\n');
         }
-        append_block(out, lines);
+        append_block(out, lines, begin_marker, end_marker);
         return out;
     }
 
@@ -90,7 +97,7 @@ std::string merge_managed_block(std::string_view existing, const std::vector<std
     for (std::size_t i = 0; i < blocks.size(); ++i) {
         out.append(existing.substr(pos, blocks[i].begin - pos));
         if (i == 0 && !lines.empty()) {
-            append_block(out, lines);
+            append_block(out, lines, begin_marker, end_marker);
         }
         pos = blocks[i].end;
     }

@@ -30,4 +30,9 @@ inline constexpr std::string_view k_block_end = "# <<< sshboot managed keys <<<"
 // strings in `lines` are skipped; lines must not contain line breaks.
 std::string merge_managed_block(std::string_view existing, const std::vector<std::string>& lines);
 
+// The same merge for another file's managed block, between `begin_marker`
+// and `end_marker` lines.
+std::string merge_managed_block(std::string_view existing, const std::vector<std::string>& lines,
+                                std::string_view begin_marker, std::string_view end_marker);
+
 }  // namespace sshboot::keys

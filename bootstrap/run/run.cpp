@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <optional>
 
 #include "accounts/passwd.hpp"
@@ -17,6 +18,8 @@
 #include "accounts/shadow.hpp"
 #include "accounts/ssh_dir.hpp"
 #include "accounts/users.hpp"
+#include "cluster/apply.hpp"
+#include "cluster/launch_files.hpp"
 #include "hostkeys/store.hpp"
 #include "keys/parse.hpp"
 #include "report/connect.hpp"
@@ -24,6 +27,7 @@
 #include "report/local_address.hpp"
 #include "run/key_sources.hpp"
 #include "session_env/export.hpp"
+#include "session_env/filter.hpp"
 #include "sshd/config.hpp"
 #include "sshd/listen.hpp"
 #include "sshd/server.hpp"
@@ -42,7 +46,8 @@ constexpr auto k_ready_timeout = std::chrono::seconds(15);
 
 // Variables that hold sshboot's secrets: never passed on to sshd or COMMAND.
 bool is_secret_variable(std::string_view entry) {
-    for (std::string_view name : {"SSH_PASSWORD=", "SSH_PASSWORD_FILE="}) {
+    for (std::string_view name : {"SSH_PASSWORD=", "SSH_PASSWORD_FILE=", "SSHBOOT_CLUSTER_SECRET=",
+                                  "SSHBOOT_CLUSTER_SECRET_FILE="}) {
         if (entry.substr(0, name.size()) == name) {
             return true;
         }
@@ -76,7 +81,58 @@ struct Plan {
     std::string sshd_path;
     std::vector<std::string> sshd_env;  // sshd's environment
     bool password_login = false;
+    std::vector<std::string> launch_hint;  // cluster mode: lines for the connect block
 };
+
+std::string this_hostname() {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) {
+        return {};
+    }
+    return host;
+}
+
+std::map<std::string, std::string> environment_map() {
+    std::map<std::string, std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) {
+        const std::string_view entry(*e);
+        const auto eq = entry.find('=');
+        if (eq != std::string_view::npos) {
+            env.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+        }
+    }
+    return env;
+}
+
+// Cluster mode: the secret read and checked and the nodes resolved, before
+// anything is written. nullopt outside cluster mode.
+util::Expected<std::optional<cluster::ClusterPlan>> plan_cluster(const cli::Settings& s) {
+    if (!s.cluster_mode()) {
+        return std::optional<cluster::ClusterPlan>();
+    }
+    cluster::ClusterOptions options;
+    options.secret = s.cluster_secret;
+    options.secret_file = s.cluster_secret_file;
+    options.rank = s.cluster_rank;
+    options.hosts = s.cluster_hosts;
+    options.ssh_port = s.port;
+    options.hostname = this_hostname();
+    options.env = environment_map();
+    // The secret is in `options.secret` and the settings only.
+    options.env.erase("SSHBOOT_CLUSTER_SECRET");
+    for (const auto& [name, value] : {std::pair{"SSHBOOT_CLUSTER_PATTERN", &s.cluster_pattern},
+                                      std::pair{"SSHBOOT_CLUSTER_SIZE", &s.cluster_size},
+                                      std::pair{"SSHBOOT_CLUSTER_SLOTS", &s.cluster_slots}}) {
+        if (!value->empty()) {
+            options.env[name] = *value;
+        }
+    }
+    auto plan = cluster::plan_cluster(options);
+    if (!plan) {
+        return plan.error();
+    }
+    return std::optional<cluster::ClusterPlan>(std::move(*plan));
+}
 
 // The drop-in `sshboot password` leaves in a container sshboot supervises.
 std::string password_dropin_path() {
@@ -116,8 +172,15 @@ util::Status apply_password(const cli::Settings& s) {
     return util::ok();
 }
 
-util::Expected<Plan> apply(const cli::Settings& s) {
+util::Expected<Plan> apply(const cli::Settings& settings,
+                           const cluster::ClusterPlan* cluster_plan) {
     Plan plan;
+    cli::Settings s = settings;
+    if (cluster_plan != nullptr && std::find(s.host_key_types.begin(), s.host_key_types.end(),
+                                             "ed25519") == s.host_key_types.end()) {
+        // The cluster certifies the ed25519 host key.
+        s.host_key_types.insert(s.host_key_types.begin(), "ed25519");
+    }
     const std::string path_env =
         env_or("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     auto sshd_path = sshd::find_sshd(path_env);
@@ -154,7 +217,11 @@ util::Expected<Plan> apply(const cli::Settings& s) {
     for (const auto& key : key_set.keys) {
         lines.push_back(key.line());
     }
-    if (key_set.keys.empty()) {
+    if (cluster_plan != nullptr) {
+        // Every node logs in to every other with the cluster client key.
+        lines.push_back(cluster::client_public_line(*cluster_plan));
+    }
+    if (lines.empty()) {
         log::warn(
             "no usable public key: nobody can log in. Set SSH_PUBLIC_KEY (or PUBLIC_KEY) to the "
             "contents of your ~/.ssh/id_ed25519.pub");
@@ -191,6 +258,44 @@ util::Expected<Plan> apply(const cli::Settings& s) {
         return st.error();
     }
     sshd::ConfigParams params;
+    std::vector<std::string> session_environment = child_environment();
+    if (cluster_plan != nullptr) {
+        const auto* host_key = cluster::find_ed25519_host_key(plan.host_keys);
+        if (host_key == nullptr) {
+            return util::make_error("cluster mode needs an ed25519 host key, and none was made");
+        }
+        auto identity = cluster::write_identity(*cluster_plan, plan.user, *host_key);
+        if (!identity) {
+            return util::make_error("cluster mode: " + identity.error().message);
+        }
+        for (const auto& w : identity->warnings) {
+            log::warn("{}", w);
+        }
+        params.host_certificate_paths.push_back(identity->certificate_path);
+        std::string names;
+        for (const auto& p : identity->principals) {
+            names += (names.empty() ? "" : ",") + p;
+        }
+        const auto& topology = cluster_plan->topology();
+        log::info("cluster: node {} of {} ({}); host certificate {} for {} signed by cluster CA {}",
+                  topology.rank, topology.nodes.size(), topology.source, identity->certificate_path,
+                  names, identity->ca_fingerprint);
+        // What the launchers read, built from the variables sessions see.
+        const auto selection = session_env::select_variables(
+            session_environment, {session_env::parse_patterns(s.env_include),
+                                  session_env::parse_patterns(s.env_exclude)});
+        std::vector<std::string> visible;
+        for (const auto& v : selection.variables) {
+            visible.push_back(v.name + "=" + v.value);
+        }
+        auto extra =
+            cluster::write_launch_files(topology, plan.user, identity->identity_file, visible);
+        if (!extra) {
+            return util::make_error("cluster mode: " + extra.error().message);
+        }
+        session_environment.insert(session_environment.end(), extra->begin(), extra->end());
+        plan.launch_hint = cluster::launch_hint(topology);
+    }
     params.port = s.port;
     for (const auto& key : plan.host_keys) {
         params.host_key_paths.push_back(key.private_path);
@@ -211,7 +316,7 @@ util::Expected<Plan> apply(const cli::Settings& s) {
     env_options.exclude_patterns = s.env_exclude;
     env_options.sshd_path = plan.sshd_path;
     env_options.user_group = plan.user.gid;
-    plan.sshd_env = child_environment();
+    plan.sshd_env = session_environment;
     auto env_export = session_env::export_environment(plan.sshd_env, env_options);
     if (env_export) {
         params.set_env = env_export->setenv_line;
@@ -374,6 +479,13 @@ std::optional<int> stopped_during_startup(const cli::Settings& s, pid_t sshd_pid
 }  // namespace
 
 int run(const cli::Settings& s) {
+    // A bad cluster secret or node list is a usage error: found before
+    // anything is written.
+    auto cluster_plan = plan_cluster(s);
+    if (!cluster_plan) {
+        log::error("{}", cluster_plan.error().message);
+        return 2;
+    }
     if (auto st = supervise::prepare(); !st) {
         log::error("{}", st.error().message);
         return 1;
@@ -392,7 +504,7 @@ int run(const cli::Settings& s) {
             s.port);
         return 1;
     }
-    auto plan = apply(s);
+    auto plan = apply(s, cluster_plan->has_value() ? &**cluster_plan : nullptr);
     if (!plan) {
         log::error("{}", plan.error().message);
         return 1;
@@ -422,6 +534,14 @@ int run(const cli::Settings& s) {
         log::info("sshd (pid {}) accepts connections on port {}", *pid, s.port);
     }
     print_report(s, plan->user.name, plan->host_keys, std::string(), plan->password_login);
+    if (!plan->launch_hint.empty()) {
+        std::string hint;
+        for (const auto& line : plan->launch_hint) {
+            hint += line + "\n";
+        }
+        std::fwrite(hint.data(), 1, hint.size(), stdout);
+        std::fflush(stdout);
+    }
     if (auto st = supervise::run_hook(supervise::k_post_start_hook, child_environment()); !st) {
         log::warn("{}", st.error().message);
     }

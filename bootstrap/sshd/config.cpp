@@ -31,6 +31,17 @@ util::Expected<std::string> render_config(const ConfigParams& params) {
         }
         host_keys += (host_keys.empty() ? "HostKey " : "\nHostKey ") + path;
     }
+    std::string host_certs;
+    for (const auto& path : params.host_certificate_paths) {
+        if (!is_safe_token(path)) {
+            return util::make_error("sshd config: host certificate path '" + path +
+                                    "' has spaces, quotes or control characters");
+        }
+        host_certs += (host_certs.empty() ? "HostCertificate " : "\nHostCertificate ") + path;
+    }
+    if (host_certs.empty()) {
+        host_certs = "# (no HostCertificate: not in cluster mode)";
+    }
     for (const auto* path : {&params.dropin_dir, &params.pid_file}) {
         if (!is_safe_token(*path)) {
             return util::make_error("sshd config: path '" + *path +
@@ -50,6 +61,7 @@ util::Expected<std::string> render_config(const ConfigParams& params) {
             {"DROPIN_DIR", params.dropin_dir},
             {"PORT", std::to_string(params.port)},
             {"HOST_KEYS", host_keys},
+            {"HOST_CERTIFICATES", host_certs},
             {"PID_FILE", params.pid_file},
             {"PERMIT_ROOT_LOGIN", permit_root},
             {"PASSWORD_AUTHENTICATION", params.password_authentication ? "yes" : "no"},

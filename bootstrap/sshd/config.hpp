@@ -20,6 +20,8 @@ inline constexpr const char* k_password_dropin_name = "00-sshboot-password.conf"
 struct ConfigParams {
     std::uint16_t port = 22;
     std::vector<std::string> host_key_paths;
+    // HostCertificate files (cluster mode: the host key signed by the cluster CA).
+    std::vector<std::string> host_certificate_paths;
     bool use_pam = false;
     bool password_authentication = false;
     // The login user is root and logs in by password: PermitRootLogin yes.

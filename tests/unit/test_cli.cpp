@@ -174,3 +174,42 @@ TEST(help_text, lists_every_variable) {
         EXPECT_NE(help.find(v), std::string::npos) << v;
     }
 }
+
+TEST(parse_settings, reads_the_cluster_variables) {
+    const std::string secret = "sshboot-cluster-v1:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY";
+    auto s = cli::parse_settings({},
+                                 {{"SSHBOOT_CLUSTER_SECRET", secret + "\n"},
+                                  {"SSHBOOT_CLUSTER_RANK", "1"},
+                                  {"SSHBOOT_CLUSTER_HOSTS", "a:2201,b:2202"}},
+                                 false);
+    ASSERT_TRUE(s) << s.error().message;
+    EXPECT_TRUE(s->cluster_mode());
+    EXPECT_EQ(s->cluster_secret, secret);
+    EXPECT_EQ(s->cluster_rank, "1");
+    EXPECT_EQ(s->cluster_hosts, "a:2201,b:2202");
+    auto f = cli::parse_settings({"--cluster-secret-file", "/run/secrets/cluster"}, {}, false);
+    ASSERT_TRUE(f);
+    EXPECT_TRUE(f->cluster_mode());
+    EXPECT_FALSE(cli::parse_settings({}, {}, false)->cluster_mode());
+}
+
+TEST(parse_settings, refuses_a_weak_cluster_secret_without_echoing_it) {
+    auto s = cli::parse_settings({}, {{"SSHBOOT_CLUSTER_SECRET", "hunter2hunter2"}}, false);
+    ASSERT_FALSE(s);
+    EXPECT_NE(s.error().message.find("SSHBOOT_CLUSTER_SECRET"), std::string::npos);
+    EXPECT_NE(s.error().message.find("sshboot cluster secret"), std::string::npos);
+    EXPECT_EQ(s.error().message.find("hunter2"), std::string::npos);
+}
+
+TEST(parse_settings, cluster_rank_or_hosts_need_a_secret) {
+    auto s = cli::parse_settings({}, {{"SSHBOOT_CLUSTER_HOSTS", "a,b"}}, false);
+    ASSERT_FALSE(s);
+    EXPECT_NE(s.error().message.find("SSHBOOT_CLUSTER_HOSTS"), std::string::npos);
+    auto both =
+        cli::parse_settings({"--cluster-secret-file", "/x"},
+                            {{"SSHBOOT_CLUSTER_SECRET",
+                              "sshboot-cluster-v1:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY"}},
+                            false);
+    EXPECT_FALSE(both);
+    EXPECT_FALSE(cli::parse_settings({"--cluster-secret-file", "relative"}, {}, false));
+}

@@ -388,6 +388,15 @@ TEST(syntax_for, by_version) {
     EXPECT_EQ(session_env::syntax_for(std::nullopt), SshdSyntax::Modern);
 }
 
+TEST(is_sshboot_secret, covers_the_cluster_secret) {
+    EXPECT_TRUE(session_env::is_sshboot_secret("SSHBOOT_CLUSTER_SECRET"));
+    EXPECT_TRUE(session_env::is_sshboot_secret("SSHBOOT_CLUSTER_SECRET_FILE"));
+    const auto sel =
+        session_env::select_variables({"SSHBOOT_CLUSTER_SECRET=x", "A=1"}, {{"*"}, {}});
+    ASSERT_EQ(sel.variables.size(), 1u);
+    EXPECT_EQ(sel.variables[0].name, "A");
+}
+
 TEST(render_session_env, sections_in_order_names_only) {
     session_env::Manifest m;
     m.plain = {"PATH", "HF_HOME"};

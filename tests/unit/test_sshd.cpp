@@ -149,3 +149,16 @@ TEST(listening_sockets, sees_this_process_listen_on_ipv4_and_ipv6) {
         EXPECT_FALSE(sshd::port_in_use(port)) << port;
     }
 }
+
+TEST(render_config, host_certificates_get_a_line_each) {
+    auto p = base_params();
+    p.host_certificate_paths = {"/var/lib/sshboot/ssh_host_ed25519_key-cert.pub"};
+    auto c = sshd::render_config(p);
+    ASSERT_TRUE(c);
+    EXPECT_TRUE(has_line(*c, "HostCertificate /var/lib/sshboot/ssh_host_ed25519_key-cert.pub"));
+    auto none = sshd::render_config(base_params());
+    ASSERT_TRUE(none);
+    EXPECT_EQ(none->find("\nHostCertificate "), std::string::npos);
+    p.host_certificate_paths = {"/a b"};
+    EXPECT_FALSE(sshd::render_config(p));
+}

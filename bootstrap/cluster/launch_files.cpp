@@ -1,0 +1,358 @@
+#include "cluster/launch_files.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <sstream>
+
+#include "keys/authorized_keys.hpp"
+#include "session_env/filter.hpp"
+#include "util/fs.hpp"
+#include "util/log.hpp"
+#include "util/parse.hpp"
+
+namespace sshboot::cluster {
+namespace {
+
+// Variables a launcher carries to the other nodes: exact names, then prefixes.
+constexpr std::string_view k_carried_names[] = {"PATH",
+                                                "LD_LIBRARY_PATH",
+                                                "LIBRARY_PATH",
+                                                "PYTHONPATH",
+                                                "VIRTUAL_ENV",
+                                                "CONDA_PREFIX",
+                                                "CONDA_DEFAULT_ENV",
+                                                "MASTER_ADDR",
+                                                "MASTER_PORT",
+                                                "HF_HOME",
+                                                "TRANSFORMERS_CACHE",
+                                                "HF_DATASETS_CACHE",
+                                                "OMP_NUM_THREADS",
+                                                "TOKENIZERS_PARALLELISM"};
+constexpr std::string_view k_carried_prefixes[] = {"NCCL_",    "CUDA_",  "NVIDIA_", "TORCH_",
+                                                   "PYTORCH_", "UCX_",   "FI_",     "GLOO_",
+                                                   "TRITON_",  "HF_HUB_"};
+
+bool carried(std::string_view name) {
+    if (std::find(std::begin(k_carried_names), std::end(k_carried_names), name) !=
+        std::end(k_carried_names)) {
+        return true;
+    }
+    return std::any_of(std::begin(k_carried_prefixes), std::end(k_carried_prefixes),
+                       [name](std::string_view p) { return name.substr(0, p.size()) == p; });
+}
+
+// An ssh_config argument: quoted when it holds a space.
+std::string config_word(const std::string& value) {
+    if (value.find_first_of(" \t") == std::string::npos) {
+        return value;
+    }
+    return "\"" + value + "\"";
+}
+
+bool safe_config_value(const std::string& value) {
+    return !value.empty() && std::none_of(value.begin(), value.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x20 || c == '"' || c == 0x7f;
+    });
+}
+
+std::optional<int> parse_int(std::string_view text) {
+    int value = 0;
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (text.empty() || ec != std::errc{} || ptr != end || value < 0) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+util::Status write_system_file(const std::string& path, const std::string& content) {
+    const auto [dir, name] = util::split_path(path);
+    if (auto st = util::make_dirs(dir, 0755); !st) {
+        return st;
+    }
+    return util::write_file_atomic(path, content, 0644);
+}
+
+// Replaces `name` under the user's ~/.ssh-like directory `dirfd` with
+// `content`, refusing a symlink; unchanged files are not rewritten.
+util::Status write_user_file(int dirfd, const std::string& shown, const std::string& name,
+                             const std::string& content, const accounts::PasswdEntry& user) {
+    struct stat st {};
+    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (!S_ISREG(st.st_mode)) {
+            return util::make_error(shown +
+                                    " is not a regular file (a symlink?); refusing to "
+                                    "replace it. Remove it and restart.");
+        }
+        auto old = util::read_file_at(dirfd, name);
+        if (old && *old == content && (st.st_mode & 07777) == 0600 && st.st_uid == user.uid) {
+            return util::ok();
+        }
+    }
+    if (auto w = util::write_file_atomic_at(dirfd, name, content, 0600,
+                                            util::FileOwner{user.uid, user.gid});
+        !w) {
+        return util::make_error(shown + ": " + w.error().message);
+    }
+    return util::ok();
+}
+
+// ~/.ssh/config's managed block and ~/.deepspeed_env, never through a
+// symlink under the home.
+util::Status write_user_files(const Topology& t, const accounts::PasswdEntry& user,
+                              const std::string& identity_file,
+                              const std::vector<std::string>& session_env) {
+    const std::string ssh_dir_path = user.home + "/.ssh";
+    auto home = util::open_dir(user.home);
+    if (!home) {
+        return home.error();
+    }
+    auto ssh_dir =
+        util::open_subdir_nofollow(home->get(), ".ssh", 0700, util::FileOwner{user.uid, user.gid});
+    if (!ssh_dir) {
+        return util::make_error(user.home + "/" + ssh_dir.error().message);
+    }
+    std::string existing;
+    struct stat st {};
+    if (::fstatat(ssh_dir->get(), "config", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (!S_ISREG(st.st_mode)) {
+            return util::make_error(ssh_dir_path +
+                                    "/config is not a regular file (a symlink?); refusing to "
+                                    "follow it. Replace it with a regular file");
+        }
+        auto text = util::read_file_at(ssh_dir->get(), "config");
+        if (!text) {
+            return util::make_error(ssh_dir_path + "/" + text.error().message);
+        }
+        existing = std::move(*text);
+    }
+    const std::string config =
+        merge_ssh_config(existing, render_ssh_config_block(t, user.name, identity_file));
+    if (auto w = write_user_file(ssh_dir->get(), ssh_dir_path + "/config", "config", config, user);
+        !w) {
+        return w;
+    }
+    return write_user_file(home->get(), user.home + "/.deepspeed_env", ".deepspeed_env",
+                           render_deepspeed_env(session_env), user);
+}
+
+}  // namespace
+
+std::vector<std::string> render_ssh_config_block(const Topology& t, const std::string& user,
+                                                 const std::string& identity_file) {
+    std::vector<std::string> lines;
+    lines.push_back("# Nodes of this job (" + t.source + "); this node is " + t.self().alias() +
+                    ".");
+    for (const Node& n : t.nodes) {
+        lines.push_back("Host " + n.alias());
+        lines.push_back("    HostName " + n.host);
+        lines.push_back("    Port " + std::to_string(n.port));
+        lines.push_back("    User " + config_word(user));
+        lines.push_back("    IdentityFile " + config_word(identity_file));
+        lines.push_back("    IdentitiesOnly yes");
+        lines.push_back("    BatchMode yes");
+        lines.push_back("    StrictHostKeyChecking yes");
+        lines.push_back("    ConnectionAttempts 3");
+        lines.push_back("    ConnectTimeout 10");
+    }
+    lines.push_back("Host *");
+    return lines;
+}
+
+std::string merge_ssh_config(std::string_view existing,
+                             const std::vector<std::string>& block_lines) {
+    const std::string without =
+        keys::merge_managed_block(existing, {}, k_config_begin, k_config_end);
+    if (without != existing || block_lines.empty()) {
+        // A block is there: replace it where it stands.
+        return keys::merge_managed_block(existing, block_lines, k_config_begin, k_config_end);
+    }
+    std::string out = keys::merge_managed_block("", block_lines, k_config_begin, k_config_end);
+    out.append(existing);
+    return out;
+}
+
+std::string render_slots_hostfile(const Topology& t) {
+    std::string out;
+    for (const Node& n : t.nodes) {
+        out += n.alias() + " slots=" + std::to_string(t.slots) + "\n";
+    }
+    return out;
+}
+
+std::string render_mpich_hostfile(const Topology& t) {
+    std::string out;
+    for (const Node& n : t.nodes) {
+        out += n.alias() + ":" + std::to_string(t.slots) + "\n";
+    }
+    return out;
+}
+
+std::string render_deepspeed_env(const std::vector<std::string>& session_env) {
+    std::vector<std::string> lines;
+    for (const auto& entry : session_env) {
+        const auto eq = entry.find('=');
+        if (eq == std::string::npos) {
+            continue;
+        }
+        const std::string_view name = std::string_view(entry).substr(0, eq);
+        if (!session_env::is_shell_name(name) || !carried(name) ||
+            session_env::looks_secret(name) || session_env::is_sshboot_secret(name) ||
+            entry.find_first_of("\n\r", eq) != std::string::npos) {
+            continue;
+        }
+        lines.push_back(entry);
+    }
+    std::sort(lines.begin(), lines.end());
+    lines.erase(std::unique(lines.begin(), lines.end(),
+                            [](const std::string& a, const std::string& b) {
+                                return a.substr(0, a.find('=')) == b.substr(0, b.find('='));
+                            }),
+                lines.end());
+    std::string out;
+    for (const auto& line : lines) {
+        out += line + "\n";
+    }
+    return out;
+}
+
+std::vector<std::string> session_entries(const LaunchPaths& paths, const std::string& user_name) {
+    std::vector<std::string> out = {
+        "OMPI_MCA_orte_default_hostfile=" + paths.openmpi_hostfile,
+        "HYDRA_HOST_FILE=" + paths.mpich_hostfile,
+        "OMPI_MCA_plm_rsh_agent=ssh",
+        "PDSH_RCMD_TYPE=ssh",
+    };
+    if (user_name == "root") {
+        // Containers log in as root; without these mpirun refuses to start.
+        out.push_back("OMPI_ALLOW_RUN_AS_ROOT=1");
+        out.push_back("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1");
+    }
+    return out;
+}
+
+std::vector<std::string> launch_hint(const Topology& t, const LaunchPaths& paths) {
+    const std::size_t n = t.nodes.size();
+    std::vector<std::string> out = {"Cluster: " + std::to_string(n) + " node(s) from " + t.source +
+                                    ", this is " + t.self().alias() +
+                                    "; peers are node-0 to node-" + std::to_string(n - 1) +
+                                    " (ssh node-1 ...)."};
+    if (t.rank != 0) {
+        return out;
+    }
+    const std::string procs = std::to_string(n * static_cast<std::size_t>(t.slots));
+    out.push_back("Launch from here once all nodes are up:");
+    out.push_back("  sshboot cluster wait && deepspeed --hostfile " + paths.hostfile + " train.py");
+    out.push_back("  sshboot cluster wait && mpirun --hostfile " + paths.openmpi_hostfile +
+                  " -np " + procs + " python3 app.py");
+    return out;
+}
+
+std::string render_state(const ClusterState& s) {
+    std::string out = "# sshboot cluster state, read by `sshboot cluster wait`\n";
+    out += "rank " + std::to_string(s.rank) + "\n";
+    out += "user " + s.user + "\n";
+    out += "identity " + s.identity_file + "\n";
+    out += "known_hosts " + s.known_hosts + "\n";
+    for (const Node& n : s.nodes) {
+        out +=
+            "node " + std::to_string(n.rank) + " " + std::to_string(n.port) + " " + n.host + "\n";
+    }
+    return out;
+}
+
+util::Expected<ClusterState> parse_state(std::string_view text) {
+    ClusterState s;
+    bool have_rank = false;
+    std::istringstream in{std::string(text)};
+    std::string line;
+    int number = 0;
+    while (std::getline(in, line)) {
+        ++number;
+        if (line.empty() || line[0] == '#') {
+            continue;
+        }
+        const auto sp = line.find(' ');
+        const std::string key = line.substr(0, sp);
+        const std::string value = sp == std::string::npos ? std::string() : line.substr(sp + 1);
+        auto bad = [&] {
+            return util::make_error("line " + std::to_string(number) + ": " +
+                                    util::quoted_for_log(line));
+        };
+        if (key == "rank") {
+            auto r = parse_int(value);
+            if (!r) {
+                return bad();
+            }
+            s.rank = *r;
+            have_rank = true;
+        } else if (key == "user") {
+            s.user = value;
+        } else if (key == "identity") {
+            s.identity_file = value;
+        } else if (key == "known_hosts") {
+            s.known_hosts = value;
+        } else if (key == "node") {
+            std::istringstream fields(value);
+            std::string rank, port, host;
+            fields >> rank >> port >> host;
+            auto r = parse_int(rank);
+            auto p = util::parse_port(port);
+            if (!r || !p || host.empty() || *r != static_cast<int>(s.nodes.size())) {
+                return bad();
+            }
+            s.nodes.push_back(Node{*r, host, *p});
+        }  // unknown keys: written by a newer version
+    }
+    if (!have_rank || s.user.empty() || s.nodes.empty() ||
+        static_cast<std::size_t>(s.rank) >= s.nodes.size()) {
+        return util::make_error("incomplete (no rank, user or nodes)");
+    }
+    return s;
+}
+
+util::Expected<std::vector<std::string>> write_launch_files(
+    const Topology& t, const accounts::PasswdEntry& user, const std::string& identity_file,
+    const std::vector<std::string>& session_env) {
+    return write_launch_files(t, user, identity_file, session_env, LaunchPaths{});
+}
+
+util::Expected<std::vector<std::string>> write_launch_files(
+    const Topology& t, const accounts::PasswdEntry& user, const std::string& identity_file,
+    const std::vector<std::string>& session_env, const LaunchPaths& paths) {
+    if (!safe_config_value(user.name) || !safe_config_value(identity_file) || user.home.empty() ||
+        user.home[0] != '/') {
+        return util::make_error("cluster launch files: user " + util::quoted_for_log(user.name) +
+                                " needs an absolute home and a plain identity file path");
+    }
+    // System files first: they do not depend on the user's home.
+    for (const auto& [path, content] :
+         {std::pair{paths.hostfile, render_slots_hostfile(t)},
+          std::pair{paths.openmpi_hostfile, render_slots_hostfile(t)},
+          std::pair{paths.mpich_hostfile, render_mpich_hostfile(t)}}) {
+        if (auto st = write_system_file(path, content); !st) {
+            return st.error();
+        }
+    }
+    const std::string ssh_dir_path = user.home + "/.ssh";
+    ClusterState state{t.rank, user.name, identity_file, ssh_dir_path + "/known_hosts", t.nodes};
+    if (auto st = write_system_file(paths.state_file, render_state(state)); !st) {
+        return st.error();
+    }
+
+    // The user's files are the user's to break: a piece refused only costs
+    // that piece (said in a warning), never the node.
+    if (auto st = write_user_files(t, user, identity_file, session_env); !st) {
+        log::warn(
+            "cluster: {}; launchers on this node cannot use the node-<rank> aliases until "
+            "it is fixed and the container restarts",
+            st.error().message);
+    }
+    return session_entries(paths, user.name);
+}
+
+}  // namespace sshboot::cluster

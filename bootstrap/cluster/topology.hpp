@@ -1,0 +1,47 @@
+// Cluster topology: this node's rank, every node's address and port, and the
+// processes per node, resolved from sshboot's variables or the platform's.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "util/expected.hpp"
+
+namespace sshboot::cluster {
+
+struct Node {
+    int rank = 0;
+    std::string host;  // name or address peers use to reach it
+    std::uint16_t port = 22;
+    std::string alias() const;  // "node-<rank>"
+};
+
+struct TopologyInput {
+    std::string rank;                        // SSHBOOT_CLUSTER_RANK / --cluster-rank ("" = unset)
+    std::string hosts;                       // SSHBOOT_CLUSTER_HOSTS / --cluster-hosts ("" = unset)
+    std::uint16_t ssh_port = 22;             // this node's SSH_PORT (default port for peers)
+    std::string hostname;                    // this node's hostname (StatefulSet ordinal)
+    std::map<std::string, std::string> env;  // whole environment (platform variables)
+    int gpus = -1;                           // GPUs on this node; -1 = count /dev/nvidia<N>
+};
+
+struct Topology {
+    int rank = 0;
+    std::vector<Node> nodes;  // in rank order; nodes[rank] is this node
+    int slots = 1;            // processes per node for hostfiles
+    std::string source;       // e.g. "SSHBOOT_CLUSTER_HOSTS", "SkyPilot", "Kubernetes", "RunPod"
+    const Node& self() const { return nodes.at(static_cast<std::size_t>(rank)); }
+};
+
+// Usage errors (exit 2) name the variable that was wrong.
+util::Expected<Topology> resolve_topology(const TopologyInput& in);
+
+// GPU devices (/dev/nvidia<N>) in `dev_dir`.
+int count_gpus(const std::string& dev_dir = "/dev");
+
+// Names and addresses peers use for this node: node-<rank>, its host, hostname...
+std::vector<std::string> host_principals(const Topology& t, const std::string& hostname);
+
+}  // namespace sshboot::cluster

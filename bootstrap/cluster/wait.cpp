@@ -1,0 +1,393 @@
+#include "cluster/wait.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+#include "util/fd.hpp"
+#include "util/fs.hpp"
+#include "util/parse.hpp"
+#include "util/process.hpp"
+
+extern char** environ;
+
+namespace sshboot::cluster {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool contains(std::string_view text, std::string_view what) {
+    return text.find(what) != std::string_view::npos;
+}
+
+// The last non-empty line of ssh's output, for reasons not recognised.
+std::string last_line(std::string_view output) {
+    std::string_view text = output;
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+        text.remove_suffix(1);
+    }
+    const auto nl = text.find_last_of('\n');
+    std::string_view line = nl == std::string_view::npos ? text : text.substr(nl + 1);
+    if (!line.empty() && line.back() == '\r') {
+        line.remove_suffix(1);
+    }
+    return util::quoted_for_log(line);
+}
+
+std::string option_path(const std::string& path) {
+    return path.find_first_of(" \t") == std::string::npos ? path : "\"" + path + "\"";
+}
+
+struct Probe {
+    const Node* node = nullptr;
+    pid_t pid = -1;
+    util::UniqueFd out;
+    std::string output;
+    int exit_code = -1;
+    bool done = false;
+};
+
+// Starts every probe at once and collects their output; each ssh ends by
+// itself within its ConnectTimeout, and is killed at `hard_deadline`.
+void run_probes(std::vector<Probe>& probes, const std::vector<std::vector<std::string>>& argvs,
+                Clock::time_point hard_deadline) {
+    for (std::size_t i = 0; i < probes.size(); ++i) {
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0) {
+            probes[i].done = true;
+            probes[i].output = "cannot create a pipe";
+            continue;
+        }
+        util::UniqueFd rd(fds[0]);
+        util::UniqueFd wr(fds[1]);
+        std::vector<char*> args;
+        for (const auto& a : argvs[i]) {
+            args.push_back(const_cast<char*>(a.c_str()));
+        }
+        args.push_back(nullptr);
+        const pid_t pid = ::fork();
+        if (pid == 0) {
+            sigset_t none;
+            sigemptyset(&none);
+            ::sigprocmask(SIG_SETMASK, &none, nullptr);
+            const int devnull = ::open("/dev/null", O_RDONLY);
+            if (devnull >= 0) {
+                ::dup2(devnull, STDIN_FILENO);
+            }
+            ::dup2(wr.get(), STDOUT_FILENO);
+            ::dup2(wr.get(), STDERR_FILENO);
+            ::execv(args[0], args.data());
+            ::_exit(127);
+        }
+        if (pid < 0) {
+            probes[i].done = true;
+            probes[i].output = "cannot fork";
+            continue;
+        }
+        probes[i].pid = pid;
+        probes[i].out = std::move(rd);
+    }
+    for (;;) {
+        std::vector<pollfd> fds;
+        std::vector<std::size_t> which;
+        for (std::size_t i = 0; i < probes.size(); ++i) {
+            if (probes[i].out.get() >= 0) {
+                fds.push_back(pollfd{probes[i].out.get(), POLLIN, 0});
+                which.push_back(i);
+            }
+        }
+        if (fds.empty()) {
+            break;
+        }
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(hard_deadline - Clock::now())
+                .count();
+        if (left <= 0) {
+            for (std::size_t i : which) {
+                ::kill(probes[i].pid, SIGKILL);
+                probes[i].out.reset();
+                probes[i].output += "\nsshboot: no answer in time\n";
+            }
+            break;
+        }
+        const int n =
+            ::poll(fds.data(), fds.size(), static_cast<int>(std::min<long long>(left, 1000)));
+        if (n < 0 && errno != EINTR) {
+            break;
+        }
+        for (std::size_t k = 0; k < fds.size(); ++k) {
+            if (fds[k].revents == 0) {
+                continue;
+            }
+            Probe& p = probes[which[k]];
+            char buf[4096];
+            const ssize_t got = ::read(p.out.get(), buf, sizeof buf);
+            if (got > 0) {
+                if (p.output.size() < 65536) {
+                    p.output.append(buf, static_cast<std::size_t>(got));
+                }
+            } else if (got == 0 || errno != EINTR) {
+                p.out.reset();
+            }
+        }
+    }
+    for (auto& p : probes) {
+        if (p.pid <= 0) {
+            continue;
+        }
+        int status = 0;
+        while (::waitpid(p.pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        p.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+        p.done = true;
+    }
+}
+
+std::string endpoint(const Node& n) {
+    const bool v6 = n.host.find(':') != std::string::npos;
+    return (v6 ? "[" + n.host + "]" : n.host) + ":" + std::to_string(n.port);
+}
+
+}  // namespace
+
+std::string wait_usage() {
+    return "Usage: sshboot cluster wait [--timeout S]\n"
+           "\n"
+           "Waits until every node of this cluster accepts an SSH login with the cluster\n"
+           "key and a valid host certificate (what pdsh, mpirun and deepspeed need), then\n"
+           "exits 0. After S seconds (default 300; 0 tries once) it names each node not\n"
+           "ready and why (DNS, connection refused or timed out, host certificate,\n"
+           "authentication) and exits 1. Reads what sshboot wrote at start in cluster\n"
+           "mode (--state FILE, default /run/sshboot/cluster), so it works from any\n"
+           "shell in the container.\n";
+}
+
+util::Expected<WaitOptions> parse_wait_args(const std::vector<std::string>& args) {
+    WaitOptions o;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string arg = args[i];
+        std::string value;
+        bool has_value = false;
+        if (const auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+            value = arg.substr(eq + 1);
+            arg = arg.substr(0, eq);
+            has_value = true;
+        }
+        auto take = [&]() -> util::Expected<std::string> {
+            if (has_value) {
+                return value;
+            }
+            if (i + 1 >= args.size()) {
+                return util::make_error("cluster wait: " + arg + " needs a value");
+            }
+            return args[++i];
+        };
+        if (arg == "-h" || arg == "--help") {
+            o.help = true;
+        } else if (arg == "--timeout") {
+            auto v = take();
+            if (!v) {
+                return v.error();
+            }
+            int seconds = -1;
+            const char* end = v->data() + v->size();
+            auto [ptr, ec] = std::from_chars(v->data(), end, seconds);
+            if (v->empty() || ec != std::errc{} || ptr != end || seconds < 0 || seconds > 86400) {
+                return util::make_error("cluster wait: --timeout " + util::quoted_for_log(*v) +
+                                        ": give whole seconds, 0 to 86400");
+            }
+            o.timeout_seconds = seconds;
+        } else if (arg == "--state") {
+            auto v = take();
+            if (!v) {
+                return v.error();
+            }
+            if (v->empty()) {
+                return util::make_error("cluster wait: --state needs a file");
+            }
+            o.state_file = *v;
+        } else {
+            return util::make_error("cluster wait: unknown argument " + util::quoted_for_log(arg) +
+                                    "; see sshboot cluster wait --help");
+        }
+    }
+    return o;
+}
+
+ProbeVerdict classify_probe(int exit_code, std::string_view out) {
+    if (exit_code == 0) {
+        return {true, {}};
+    }
+    if (contains(out, "Could not resolve hostname") || contains(out, "Name or service not known") ||
+        contains(out, "Temporary failure in name resolution") ||
+        contains(out, "No address associated with hostname")) {
+        return {false,
+                "DNS: the name does not resolve (yet); on Kubernetes the headless Service "
+                "lists a pod only once it is running"};
+    }
+    if (contains(out, "Connection refused")) {
+        return {false, "connection refused: no sshd listening on that port (yet)"};
+    }
+    if (contains(out, "timed out") || contains(out, "No route to host") ||
+        contains(out, "Network is unreachable") || contains(out, "no answer in time")) {
+        return {false, "no answer: the connection timed out (node down, or a firewall drops it)"};
+    }
+    if (contains(out, "Host key verification failed") || contains(out, "Certificate invalid") ||
+        contains(out, "REMOTE HOST IDENTIFICATION HAS CHANGED") ||
+        contains(out, "host key is known") || contains(out, "No matching host key")) {
+        return {false,
+                "host certificate not accepted: the node's host key is not certified by this "
+                "cluster's CA for that name (is it started with the same cluster secret?)"};
+    }
+    if (contains(out, "Permission denied")) {
+        if (contains(out, "Load key") || contains(out, "no such identity")) {
+            return {false,
+                    "cannot read the cluster key: run cluster wait as root or as the "
+                    "SSH_USER"};
+        }
+        return {false,
+                "authentication refused: the node does not accept the cluster key (another "
+                "cluster secret, or SSH_USER differs)"};
+    }
+    if (contains(out, "no such identity") || contains(out, "Load key")) {
+        return {false, "cannot read the cluster key: run cluster wait as root or as the SSH_USER"};
+    }
+    if (contains(out, "Connection closed") || contains(out, "Connection reset") ||
+        contains(out, "kex_exchange_identification")) {
+        return {false, "sshd closed the connection before login (still starting, or refusing)"};
+    }
+    if (exit_code == 127 || exit_code == 126) {
+        return {false, "cannot run ssh: " + last_line(out)};
+    }
+    return {false, "ssh exited with code " + std::to_string(exit_code) + ": " + last_line(out)};
+}
+
+std::vector<std::string> probe_command(const std::string& ssh, const ClusterState& state,
+                                       const Node& node, int connect_timeout_seconds) {
+    std::vector<std::string> argv = {ssh,
+                                     "-F",
+                                     "none",
+                                     "-o",
+                                     "BatchMode=yes",
+                                     "-o",
+                                     "StrictHostKeyChecking=yes",
+                                     "-o",
+                                     "UserKnownHostsFile=" + option_path(state.known_hosts),
+                                     "-o",
+                                     "IdentitiesOnly=yes",
+                                     "-o",
+                                     "ConnectionAttempts=1",
+                                     "-o",
+                                     "ConnectTimeout=" + std::to_string(connect_timeout_seconds),
+                                     "-o",
+                                     "LogLevel=ERROR",
+                                     "-i",
+                                     state.identity_file,
+                                     "-p",
+                                     std::to_string(node.port),
+                                     "-l",
+                                     state.user,
+                                     "--",
+                                     node.host,
+                                     "true"};
+    return argv;
+}
+
+int wait_command(const std::vector<std::string>& args) {
+    auto options = parse_wait_args(args);
+    if (!options) {
+        std::fprintf(stderr, "sshboot: error: %s\n", options.error().message.c_str());
+        return 2;
+    }
+    if (options->help) {
+        std::fputs(wait_usage().c_str(), stdout);
+        return 0;
+    }
+    auto text = util::read_file(options->state_file, 1 << 20);
+    if (!text) {
+        std::fprintf(stderr,
+                     "sshboot: error: cluster wait: cannot read %s (%s). It is written when "
+                     "sshboot starts in cluster mode (SSHBOOT_CLUSTER_SECRET set).\n",
+                     options->state_file.c_str(), text.error().message.c_str());
+        return 2;
+    }
+    auto state = parse_state(*text);
+    if (!state) {
+        std::fprintf(stderr, "sshboot: error: cluster wait: %s: %s\n", options->state_file.c_str(),
+                     state.error().message.c_str());
+        return 2;
+    }
+    const char* path_env = std::getenv("PATH");
+    auto ssh = util::find_executable("ssh", path_env != nullptr && *path_env != '\0'
+                                                ? path_env
+                                                : "/usr/bin:/bin:/usr/local/bin");
+    if (!ssh) {
+        std::fprintf(stderr,
+                     "sshboot: error: cluster wait: no ssh client on PATH; install "
+                     "openssh-client\n");
+        return 1;
+    }
+
+    const auto start = Clock::now();
+    const auto deadline = start + std::chrono::seconds(options->timeout_seconds);
+    std::vector<const Node*> pending;
+    for (const Node& n : state->nodes) {
+        pending.push_back(&n);
+    }
+    std::vector<std::pair<const Node*, std::string>> not_ready;
+    auto pause = std::chrono::milliseconds(200);
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - Clock::now());
+        const int connect_timeout = static_cast<int>(std::clamp<long long>(left.count(), 1, 5));
+        std::vector<Probe> probes(pending.size());
+        std::vector<std::vector<std::string>> argvs;
+        for (std::size_t i = 0; i < pending.size(); ++i) {
+            probes[i].node = pending[i];
+            argvs.push_back(probe_command(*ssh, *state, *pending[i], connect_timeout));
+        }
+        run_probes(probes, argvs, Clock::now() + std::chrono::seconds(connect_timeout + 10));
+        pending.clear();
+        not_ready.clear();
+        for (auto& p : probes) {
+            const ProbeVerdict v = classify_probe(p.exit_code, p.output);
+            if (v.ready) {
+                continue;
+            }
+            pending.push_back(p.node);
+            not_ready.emplace_back(p.node, v.why);
+        }
+        if (pending.empty()) {
+            const double took = std::chrono::duration<double>(Clock::now() - start).count();
+            std::printf("cluster ready: all %zu nodes accept SSH (%.2f s)\n", state->nodes.size(),
+                        took);
+            return 0;
+        }
+        const auto now = Clock::now();
+        if (now >= deadline) {
+            break;
+        }
+        // One more round at the deadline at the latest.
+        const auto nap = std::min<Clock::duration>(pause, deadline - now);
+        ::usleep(static_cast<useconds_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(nap).count()));
+        pause = std::min(pause * 2, std::chrono::milliseconds(3000));
+    }
+    std::printf("cluster not ready after %d s: %zu of %zu nodes do not accept SSH yet\n",
+                options->timeout_seconds, not_ready.size(), state->nodes.size());
+    for (const auto& [node, why] : not_ready) {
+        std::printf("  %s (%s): %s\n", node->alias().c_str(), endpoint(*node).c_str(), why.c_str());
+    }
+    return 1;
+}
+
+}  // namespace sshboot::cluster

@@ -1,0 +1,264 @@
+#!/usr/bin/env bats
+# Cluster mode: three nodes, each its own root with sshboot as PID 1 and its
+# own hostname, all on 127.0.0.1 on different ports, sharing only the cluster
+# secret. Launchers on node 0 (ssh, pdsh, mpirun, mpi4py) reach every node by
+# its alias, with strict host checking, no prompt and the container's
+# environment; `sshboot cluster wait` says which node is not ready and why.
+
+load test_helper
+load cluster_helper
+
+setup_file() { cluster_setup_file; }
+setup() { cluster_setup 3; }
+teardown() { cluster_teardown; }
+
+# on_node0 COMMAND: run COMMAND in a shell of an SSH session on node 0, logged
+# in from outside with the client key, as a user of the job would.
+on_node0() {
+	ssh -p "${CLUSTER_PORTS[0]}" root@127.0.0.1 "$1"
+}
+
+start_cluster() {
+	local secret
+	secret=$(cluster_secret)
+	cluster_start_all "$secret" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" "$@"
+	run -0 cluster_exec 0 -- sshboot cluster wait --timeout 60
+}
+
+@test "node 0 logs in to node-1 and node-2 by alias with strict host checking and no prompt" {
+	start_cluster
+	# (not `i`: bats' run changes a caller's i)
+	local peer
+	for peer in 1 2; do
+		run -0 --separate-stderr cluster_exec 0 -- \
+			ssh -o StrictHostKeyChecking=yes -o BatchMode=yes "node-$peer" hostname
+		assert_output "cnode$peer"
+	done
+	# The aliases come from the managed block of ~/.ssh/config.
+	run -0 cluster_exec 0 -- ssh -G node-2
+	assert_line "port ${CLUSTER_PORTS[2]}"
+	assert_line "stricthostkeychecking true"
+	# DeepSpeed's hostfile names the aliases; ~/.deepspeed_env carries PATH.
+	run -0 cluster_exec 0 -- cat /job/hostfile
+	assert_output "node-0 slots=1
+node-1 slots=1
+node-2 slots=1"
+	run -0 cluster_exec 0 -- cat /root/.deepspeed_env
+	assert_line "PATH=$E2E_CONTAINER_PATH"
+	refute_output --partial SSHBOOT_CLUSTER
+}
+
+@test "pdsh over ssh runs on all three nodes and sees each container's environment" {
+	start_cluster
+	# shellcheck disable=SC2016 # expanded on the nodes
+	run -0 on_node0 'pdsh -R ssh -w "node-[0-2]" '\''echo "$(hostname) $CLUSTER_MARK"'\'' | sort'
+	assert_output "node-0: cnode0 mark-0
+node-1: cnode1 mark-1
+node-2: cnode2 mark-2"
+}
+
+@test "mpirun with the generated hostfile runs on all three nodes with their environment" {
+	start_cluster
+	# shellcheck disable=SC2016 # expanded on the nodes
+	run -0 on_node0 'mpirun --hostfile /job/hostfile.openmpi sh -c '\''echo "$(hostname) $CLUSTER_MARK"'\'' 2>/dev/null | sort'
+	assert_output "cnode0 mark-0
+cnode1 mark-1
+cnode2 mark-2"
+	# The session names the hostfile, so a bare mpirun uses it too; DeepSpeed's
+	# /job/hostfile has the same format.
+	run -0 on_node0 'mpirun --hostfile /job/hostfile hostname 2>/dev/null | sort'
+	assert_output "cnode0
+cnode1
+cnode2"
+	run -0 on_node0 'mpirun hostname 2>/dev/null | sort | tr "\n" " "'
+	assert_output "cnode0 cnode1 cnode2 "
+}
+
+@test "an mpi4py allreduce over three nodes gets the right sum" {
+	start_cluster
+	run -0 on_node0 "mpirun --hostfile /job/hostfile python3 -c 'from mpi4py import MPI
+c = MPI.COMM_WORLD
+s = c.allreduce(10 * (c.Get_rank() + 1))
+print(\"rank\", c.Get_rank(), \"of\", c.Get_size(), \"sum\", s)' 2>/dev/null | sort"
+	assert_output "rank 0 of 3 sum 60
+rank 1 of 3 sum 60
+rank 2 of 3 sum 60"
+}
+
+@test "a non-root SSH_USER gets the aliases, pdsh and mpirun without root's consent variables" {
+	start_cluster SSH_USER=alice
+	run -0 cluster_exec 0 -u alice -- sshboot cluster wait --timeout 30
+	run -0 --separate-stderr cluster_exec 0 -u alice -- ssh node-2 'id -un; hostname'
+	assert_output "alice
+cnode2"
+	run -0 cluster_exec 0 -u alice -- pdsh -R ssh -w "node-[0-2]" id -un
+	assert_line --partial "node-0: alice"
+	assert_line --partial "node-2: alice"
+	run -0 cluster_exec 0 -u alice -- sh -c 'mpirun --hostfile /job/hostfile.openmpi hostname 2>/dev/null | sort'
+	assert_output "cnode0
+cnode1
+cnode2"
+}
+
+@test "cluster wait reports a stopped node as refused, and ready once it restarts with the same host key" {
+	local secret
+	secret=$(cluster_secret)
+	cluster_start_all "$secret"
+	run -0 cluster_exec 0 -- sshboot cluster wait --timeout 60
+	assert_output --regexp 'all 3 nodes'
+	run -0 ssh-keyscan -p "${CLUSTER_PORTS[1]}" 127.0.0.1
+	local before=$output
+
+	cluster_node_stop 1
+	run -1 cluster_exec 0 -- sshboot cluster wait --timeout 1
+	assert_output --partial "node-1 (127.0.0.1:${CLUSTER_PORTS[1]}): connection refused"
+	refute_output --partial "node-0 ("
+	refute_output --partial "node-2 ("
+
+	cluster_node_start 1 "$secret"
+	run -0 cluster_exec 0 -- sshboot cluster wait --timeout 60
+	run -0 --separate-stderr cluster_exec 0 -- ssh node-1 hostname
+	assert_output cnode1
+	run -0 ssh-keyscan -p "${CLUSTER_PORTS[1]}" 127.0.0.1
+	[[ $output == "$before" ]] || fail "node 1's host keys changed across the restart"
+}
+
+@test "a node started with another secret fails host verification and cluster wait says so" {
+	local secret other
+	secret=$(cluster_secret)
+	other=$(cluster_secret)
+	cluster_node_start 0 "$secret"
+	cluster_node_start 1 "$secret"
+	cluster_node_start 2 "$other"
+	local i
+	for i in 0 1 2; do cluster_node_ready "$i"; done
+	run -255 --separate-stderr cluster_exec 0 -- ssh node-2 true
+	# shellcheck disable=SC2154 # set by run --separate-stderr
+	[[ $stderr == *"Host key verification failed"* ]] ||
+		fail "ssh did not fail host verification: $stderr"
+	run -1 cluster_exec 0 -- sshboot cluster wait --timeout 2
+	assert_output --partial "node-2 (127.0.0.1:${CLUSTER_PORTS[2]}): host certificate not accepted"
+	refute_output --partial "node-1 ("
+}
+
+@test "cluster wait with every node up returns at once and prints how long it took" {
+	local secret
+	secret=$(cluster_secret)
+	cluster_start_all "$secret"
+	run -0 cluster_exec 0 -- sshboot cluster wait --timeout 60
+	run -0 cluster_exec 0 -- sshboot cluster wait --timeout 60
+	assert_output --regexp '^cluster ready: all 3 nodes accept SSH \([0-9.]+ s\)$'
+	echo "# cluster wait with 3 nodes up: $output" >&3
+	run -0 cluster_exec 2 -- sshboot cluster wait --timeout 0
+}
+
+@test "with each node in its own network namespace on port 22, pdsh and mpirun reach every node" {
+	cluster_use_netns
+	local secret
+	secret=$(cluster_secret)
+	cluster_start_all "$secret"
+	run -0 cluster_exec 0 -- sshboot cluster wait --timeout 60
+	run -0 --separate-stderr cluster_exec 0 -- ssh -o StrictHostKeyChecking=yes node-2 hostname
+	assert_output cnode2
+	# Through a session on node 0 (ssh node-0), as a user logged in there.
+	# shellcheck disable=SC2016 # expanded on the nodes
+	run -0 cluster_exec 0 -- ssh node-0 'pdsh -R ssh -w "node-[0-2]" '\''echo "$(hostname) $CLUSTER_MARK"'\'' | sort'
+	assert_output "node-0: cnode0 mark-0
+node-1: cnode1 mark-1
+node-2: cnode2 mark-2"
+	# shellcheck disable=SC2016 # expanded on the nodes
+	run -0 cluster_exec 0 -- ssh node-0 'mpirun sh -c '\''echo "$(hostname) $CLUSTER_MARK"'\'' 2>/dev/null | sort'
+	assert_output "cnode0 mark-0
+cnode1 mark-1
+cnode2 mark-2"
+}
+
+@test "an unknown peer pattern or a rank outside the list stops with exit 2 naming the variable and writes nothing" {
+	local secret root
+	secret=$(cluster_secret)
+	cluster_node_start 0 "$secret" SSHBOOT_CLUSTER_HOSTS= \
+		SSHBOOT_CLUSTER_PATTERN='trainer-{index}.trainer' SSHBOOT_CLUSTER_SIZE=3
+	cluster_node_wait_exit 0
+	[[ $CLUSTER_STATUS == 2 ]] || fail "exit status $CLUSTER_STATUS, not 2$(cluster_dump 0)"
+	grep -q 'SSHBOOT_CLUSTER_PATTERN' "$BATS_TEST_TMPDIR/node0.err" ||
+		fail "the message does not name SSHBOOT_CLUSTER_PATTERN$(cluster_dump 0)"
+
+	cluster_node_start 1 "$secret" SSHBOOT_CLUSTER_RANK=5
+	cluster_node_wait_exit 1
+	[[ $CLUSTER_STATUS == 2 ]] || fail "exit status $CLUSTER_STATUS, not 2$(cluster_dump 1)"
+	grep -q 'SSHBOOT_CLUSTER_RANK' "$BATS_TEST_TMPDIR/node1.err" ||
+		fail "the message does not name SSHBOOT_CLUSTER_RANK$(cluster_dump 1)"
+
+	for root in "${CLUSTER_ROOTS[0]}" "${CLUSTER_ROOTS[1]}"; do
+		for f in job/hostfile root/.ssh/config root/.ssh/id_ed25519 root/.deepspeed_env; do
+			[[ ! -e $root/$f ]] || fail "$f was written"
+		done
+	done
+}
+
+@test "the Kubernetes cluster manifest's pattern gives a pod its rank from its hostname and its peers by DNS name" {
+	run -0 python3 - "$E2E_REPO/templates/kubernetes-cluster.yaml" <<-'PY'
+		import os, sys, yaml
+		docs = list(yaml.safe_load_all(open(sys.argv[1])))
+		by_kind = {d["kind"]: d for d in docs}
+		assert set(by_kind) == {"Secret", "Service", "StatefulSet"}, sorted(by_kind)
+		secret, svc, sts = by_kind["Secret"], by_kind["Service"], by_kind["StatefulSet"]
+		assert svc["spec"]["clusterIP"] == "None", "the Service must be headless"
+		assert svc["spec"].get("publishNotReadyAddresses") is True
+		assert sts["spec"]["serviceName"] == svc["metadata"]["name"]
+		assert sts["spec"].get("podManagementPolicy") == "Parallel"
+		pod = sts["spec"]["template"]["spec"]
+		(c,) = pod["containers"]
+		env = {e["name"]: e.get("value") for e in c["env"]}
+		pattern, size = env["SSHBOOT_CLUSTER_PATTERN"], env["SSHBOOT_CLUSTER_SIZE"]
+		name = sts["metadata"]["name"]
+		assert pattern == f"{name}-{{rank}}.{svc['metadata']['name']}", pattern
+		assert int(size) == sts["spec"]["replicas"], (size, sts["spec"]["replicas"])
+		secret_file = env["SSHBOOT_CLUSTER_SECRET_FILE"]
+		volumes = {v["name"]: v for v in pod["volumes"]}
+		(mount,) = [m for m in c["volumeMounts"]
+		            if volumes[m["name"]].get("secret", {}).get("secretName") == secret["metadata"]["name"]]
+		assert os.path.dirname(secret_file) == mount["mountPath"].rstrip("/"), (secret_file, mount)
+		assert os.path.basename(secret_file) in secret["stringData"]
+		assert volumes[mount["name"]]["secret"]["defaultMode"] == 0o400
+		assert "SSHBOOT_CLUSTER_SECRET" not in env
+		print(pattern, size, name)
+	PY
+	local pattern size name secret
+	read -r pattern size name <<<"$output"
+	secret=$(cluster_secret)
+	# shellcheck disable=SC2034 # read by cluster_node_start
+	CLUSTER_NAMES[0]=$name-1
+	cluster_node_start 0 "$secret" SSHBOOT_CLUSTER_RANK= SSHBOOT_CLUSTER_HOSTS= \
+		SSHBOOT_CLUSTER_PATTERN="$pattern" SSHBOOT_CLUSTER_SIZE="$size"
+	cluster_node_ready 0
+	run -0 cluster_exec 0 -- ssh -G node-2
+	assert_line "hostname $name-2.$name"
+	run -0 cluster_exec 0 -- cat /job/hostfile
+	assert_output "node-0 slots=1
+node-1 slots=1
+node-2 slots=1"
+	run -1 cluster_exec 0 -- sshboot cluster wait --timeout 0
+	assert_output --partial "node-0 ($name-0.$name:${CLUSTER_PORTS[0]}): DNS"
+	assert_output --partial "node-2 ($name-2.$name:${CLUSTER_PORTS[0]}): DNS"
+}
+
+@test "a symlinked ~/.ssh/config costs only the aliases: the node starts, the link's target is untouched" {
+	local secret root
+	secret=$(cluster_secret)
+	cluster_prepare_root 0
+	root=${CLUSTER_ROOTS[0]}
+	mkdir -m 0700 "$root/root/.ssh"
+	printf 'keep me\n' >"$root/root/target"
+	ln -s /root/target "$root/root/.ssh/config"
+	cluster_node_start 0 "$secret"
+	cluster_node_ready 0
+	grep -q 'config is not a regular file' "$BATS_TEST_TMPDIR/node0.err" ||
+		fail "no warning about ~/.ssh/config$(cluster_dump 0)"
+	run -0 cat "$root/root/target"
+	assert_output "keep me"
+	run -0 cluster_exec 0 -- cat /job/hostfile.mpich
+	assert_output "node-0:1
+node-1:1
+node-2:1"
+}

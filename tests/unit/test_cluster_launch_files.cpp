@@ -1,0 +1,244 @@
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cluster/launch_files.hpp"
+#include "keys/authorized_keys.hpp"
+
+using namespace sshboot;
+
+namespace {
+
+class LaunchTempDir {
+  public:
+    LaunchTempDir() {
+        char tmpl[] = "/tmp/sshboot-launch-XXXXXX";
+        m_path = ::mkdtemp(tmpl);
+    }
+    ~LaunchTempDir() { std::filesystem::remove_all(m_path); }
+    LaunchTempDir(const LaunchTempDir&) = delete;
+    LaunchTempDir& operator=(const LaunchTempDir&) = delete;
+    const std::string& path() const { return m_path; }
+
+  private:
+    std::string m_path;
+};
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+cluster::Topology three_nodes(int slots = 2) {
+    cluster::Topology t;
+    t.rank = 1;
+    t.slots = slots;
+    t.source = "SSHBOOT_CLUSTER_HOSTS";
+    t.nodes = {{0, "127.0.0.1", 4000}, {1, "127.0.0.1", 4001}, {2, "fd00::3", 22}};
+    return t;
+}
+
+}  // namespace
+
+TEST(render_slots_hostfile, one_alias_per_node_with_slots) {
+    EXPECT_EQ(cluster::render_slots_hostfile(three_nodes(8)),
+              "node-0 slots=8\nnode-1 slots=8\nnode-2 slots=8\n");
+}
+
+TEST(render_mpich_hostfile, alias_colon_slots) {
+    EXPECT_EQ(cluster::render_mpich_hostfile(three_nodes(4)), "node-0:4\nnode-1:4\nnode-2:4\n");
+}
+
+TEST(render_ssh_config_block, one_host_per_node_then_host_star) {
+    const auto lines =
+        cluster::render_ssh_config_block(three_nodes(), "alice", "/home/alice/.ssh/id_ed25519");
+    std::string text;
+    for (const auto& l : lines) {
+        text += l + "\n";
+    }
+    EXPECT_NE(text.find("Host node-0\n    HostName 127.0.0.1\n    Port 4000\n    User alice\n"
+                        "    IdentityFile /home/alice/.ssh/id_ed25519\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("Host node-2\n    HostName fd00::3\n    Port 22\n"), std::string::npos);
+    for (const char* want : {"BatchMode yes", "StrictHostKeyChecking yes", "ConnectionAttempts",
+                             "IdentitiesOnly yes"}) {
+        EXPECT_NE(text.find(want), std::string::npos) << want;
+    }
+    EXPECT_EQ(lines.back(), "Host *");
+    const auto spaced = cluster::render_ssh_config_block(three_nodes(), "bob", "/home/my bob/k");
+    EXPECT_NE(std::find(spaced.begin(), spaced.end(), "    IdentityFile \"/home/my bob/k\""),
+              spaced.end());
+}
+
+TEST(merge_ssh_config, new_block_goes_first_and_user_lines_stay) {
+    const std::string user = "Host github.com\n    User git\n";
+    const std::string merged = cluster::merge_ssh_config(user, {"Host node-0", "Host *"});
+    EXPECT_EQ(merged, std::string(cluster::k_config_begin) + "\nHost node-0\nHost *\n" +
+                          std::string(cluster::k_config_end) + "\n" + user);
+    // Merging again replaces the block in place and keeps the user's lines.
+    const std::string again = cluster::merge_ssh_config(merged, {"Host node-1", "Host *"});
+    EXPECT_EQ(again, std::string(cluster::k_config_begin) + "\nHost node-1\nHost *\n" +
+                         std::string(cluster::k_config_end) + "\n" + user);
+    EXPECT_EQ(cluster::merge_ssh_config(again, {"Host node-1", "Host *"}), again);
+    // A block the user moved stays where it is.
+    const std::string moved = user + std::string(cluster::k_config_begin) + "\nold\n" +
+                              std::string(cluster::k_config_end) + "\n# tail\n";
+    EXPECT_EQ(cluster::merge_ssh_config(moved, {"new"}),
+              user + std::string(cluster::k_config_begin) + "\nnew\n" +
+                  std::string(cluster::k_config_end) + "\n# tail\n");
+    // The authorized_keys markers are not this block's.
+    EXPECT_EQ(keys::merge_managed_block(moved, {}), moved);
+}
+
+TEST(render_deepspeed_env, carries_launcher_variables_without_secrets) {
+    const std::string out = cluster::render_deepspeed_env({
+        "PATH=/opt/conda/bin:/usr/bin",
+        "NCCL_DEBUG=INFO",
+        "LD_LIBRARY_PATH=/usr/local/cuda/lib64",
+        "MASTER_ADDR=10.0.0.1",
+        "MASTER_PORT=29500",
+        "CUDA_HOME=/usr/local/cuda",
+        "PYTHONPATH=/work",
+        "HF_TOKEN=hf_secret",
+        "NCCL_API_KEY=nope",
+        "SSHBOOT_CLUSTER_SECRET=nope",
+        "EDITOR=vim",
+        "NCCL_MULTI=a\nb",
+        "NOEQUALS",
+    });
+    EXPECT_EQ(out,
+              "CUDA_HOME=/usr/local/cuda\nLD_LIBRARY_PATH=/usr/local/cuda/lib64\n"
+              "MASTER_ADDR=10.0.0.1\nMASTER_PORT=29500\nNCCL_DEBUG=INFO\n"
+              "PATH=/opt/conda/bin:/usr/bin\nPYTHONPATH=/work\n");
+    EXPECT_EQ(out.find("secret"), std::string::npos);
+}
+
+TEST(session_entries, mpi_hostfiles_and_root_consent) {
+    cluster::LaunchPaths paths;
+    const auto root = cluster::session_entries(paths, "root");
+    EXPECT_NE(
+        std::find(root.begin(), root.end(), "OMPI_MCA_orte_default_hostfile=/job/hostfile.openmpi"),
+        root.end());
+    EXPECT_NE(std::find(root.begin(), root.end(), "HYDRA_HOST_FILE=/job/hostfile.mpich"),
+              root.end());
+    EXPECT_NE(std::find(root.begin(), root.end(), "OMPI_ALLOW_RUN_AS_ROOT=1"), root.end());
+    const auto alice = cluster::session_entries(paths, "alice");
+    EXPECT_EQ(std::find(alice.begin(), alice.end(), "OMPI_ALLOW_RUN_AS_ROOT=1"), alice.end());
+}
+
+TEST(parse_state, round_trips_render_state) {
+    cluster::ClusterState s{1, "alice", "/home/alice/.ssh/id_ed25519",
+                            "/home/alice/.ssh/known_hosts", three_nodes().nodes};
+    auto parsed = cluster::parse_state(cluster::render_state(s));
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    EXPECT_EQ(parsed->rank, 1);
+    EXPECT_EQ(parsed->user, "alice");
+    EXPECT_EQ(parsed->identity_file, s.identity_file);
+    EXPECT_EQ(parsed->known_hosts, s.known_hosts);
+    ASSERT_EQ(parsed->nodes.size(), 3u);
+    EXPECT_EQ(parsed->nodes[2].host, "fd00::3");
+    EXPECT_EQ(parsed->nodes[1].port, 4001);
+}
+
+TEST(parse_state, rejects_damaged_state) {
+    EXPECT_FALSE(cluster::parse_state(""));
+    EXPECT_FALSE(cluster::parse_state("rank 0\nuser a\n"));
+    EXPECT_FALSE(cluster::parse_state("rank 2\nuser a\nnode 0 22 h\n"));
+    EXPECT_FALSE(cluster::parse_state("rank 0\nuser a\nnode 0 0 h\n"));
+    EXPECT_FALSE(cluster::parse_state("rank 0\nuser a\nnode 1 22 h\n"));
+    EXPECT_TRUE(cluster::parse_state("rank 0\nuser a\nnode 0 22 h\nfuture thing\n"));
+}
+
+TEST(write_launch_files, writes_every_file_and_keeps_user_config) {
+    LaunchTempDir dir;
+    const std::string home = dir.path() + "/home";
+    ASSERT_EQ(::mkdir(home.c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir((home + "/.ssh").c_str(), 0700), 0);
+    { std::ofstream(home + "/.ssh/config") << "Host github.com\n    User git\n"; }
+    accounts::PasswdEntry user;
+    user.name = "alice";
+    user.uid = ::getuid();
+    user.gid = ::getgid();
+    user.home = home;
+    cluster::LaunchPaths paths;
+    paths.hostfile = dir.path() + "/job/hostfile";
+    paths.openmpi_hostfile = dir.path() + "/job/hostfile.openmpi";
+    paths.mpich_hostfile = dir.path() + "/job/hostfile.mpich";
+    paths.state_file = dir.path() + "/run/cluster";
+    auto env = cluster::write_launch_files(three_nodes(), user, home + "/.ssh/id_ed25519",
+                                           {"PATH=/usr/bin", "HF_TOKEN=x"}, paths);
+    ASSERT_TRUE(env) << env.error().message;
+    EXPECT_NE(std::find(env->begin(), env->end(),
+                        "OMPI_MCA_orte_default_hostfile=" + paths.openmpi_hostfile),
+              env->end());
+    EXPECT_EQ(slurp(paths.hostfile), "node-0 slots=2\nnode-1 slots=2\nnode-2 slots=2\n");
+    EXPECT_EQ(slurp(paths.openmpi_hostfile), slurp(paths.hostfile));
+    EXPECT_EQ(slurp(paths.mpich_hostfile), "node-0:2\nnode-1:2\nnode-2:2\n");
+    EXPECT_EQ(slurp(home + "/.deepspeed_env"), "PATH=/usr/bin\n");
+    const std::string config = slurp(home + "/.ssh/config");
+    EXPECT_EQ(config.find(cluster::k_config_begin), 0u);
+    EXPECT_NE(config.find("Host node-2\n"), std::string::npos);
+    EXPECT_NE(config.find("Host github.com\n    User git\n"), std::string::npos);
+    struct stat st {};
+    ASSERT_EQ(::stat((home + "/.ssh/config").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    auto state = cluster::parse_state(slurp(paths.state_file));
+    ASSERT_TRUE(state) << state.error().message;
+    EXPECT_EQ(state->known_hosts, home + "/.ssh/known_hosts");
+    EXPECT_EQ(state->nodes.size(), 3u);
+
+    // Again: nothing changes.
+    ASSERT_TRUE(cluster::write_launch_files(three_nodes(), user, home + "/.ssh/id_ed25519",
+                                            {"PATH=/usr/bin"}, paths));
+    EXPECT_EQ(slurp(home + "/.ssh/config"), config);
+}
+
+TEST(write_launch_files, refuses_a_symlinked_ssh_config_and_writes_the_rest) {
+    LaunchTempDir dir;
+    const std::string home = dir.path() + "/home";
+    ASSERT_EQ(::mkdir(home.c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir((home + "/.ssh").c_str(), 0700), 0);
+    { std::ofstream(dir.path() + "/target") << "keep\n"; }
+    ASSERT_EQ(::symlink((dir.path() + "/target").c_str(), (home + "/.ssh/config").c_str()), 0);
+    accounts::PasswdEntry user;
+    user.name = "alice";
+    user.uid = ::getuid();
+    user.gid = ::getgid();
+    user.home = home;
+    cluster::LaunchPaths paths;
+    paths.hostfile = dir.path() + "/job/hostfile";
+    paths.openmpi_hostfile = dir.path() + "/job/o";
+    paths.mpich_hostfile = dir.path() + "/job/m";
+    paths.state_file = dir.path() + "/run/cluster";
+    auto env =
+        cluster::write_launch_files(three_nodes(), user, home + "/.ssh/id_ed25519", {}, paths);
+    // Only that piece is refused: the hostfiles are written, the target kept.
+    ASSERT_TRUE(env) << env.error().message;
+    EXPECT_EQ(slurp(dir.path() + "/target"), "keep\n");
+    EXPECT_EQ(slurp(paths.hostfile), "node-0 slots=2\nnode-1 slots=2\nnode-2 slots=2\n");
+    struct stat st {};
+    ASSERT_EQ(::lstat((home + "/.ssh/config").c_str(), &st), 0);
+    EXPECT_TRUE(S_ISLNK(st.st_mode));
+}
+
+TEST(launch_hint, rank_0_says_how_to_launch) {
+    auto t = three_nodes(2);
+    t.rank = 0;
+    const auto lines = cluster::launch_hint(t);
+    ASSERT_EQ(lines.size(), 4u);
+    EXPECT_NE(lines[0].find("3 node(s)"), std::string::npos) << lines[0];
+    EXPECT_NE(lines[0].find("this is node-0"), std::string::npos) << lines[0];
+    EXPECT_NE(lines[2].find("deepspeed --hostfile /job/hostfile "), std::string::npos) << lines[2];
+    EXPECT_NE(lines[3].find("mpirun --hostfile /job/hostfile.openmpi -np 6 "), std::string::npos)
+        << lines[3];
+    t.rank = 2;
+    EXPECT_EQ(cluster::launch_hint(t).size(), 1u);
+}

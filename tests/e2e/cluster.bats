@@ -115,8 +115,22 @@ cnode2"
 	refute_output --partial "node-0 ("
 	refute_output --partial "node-2 ("
 
+	# A wait started while node 1 is down returns once it is back.
+	cluster_exec 0 -- sshboot cluster wait --timeout 60 >"$BATS_TEST_TMPDIR/wait.out" 2>&1 &
+	local waiter=$!
+	local n
+	for ((n = 0; n < 100; n++)); do
+		grep -q 'node-1 .*connection refused.*trying again' "$BATS_TEST_TMPDIR/wait.out" && break
+		sleep 0.1
+	done
 	cluster_node_start 1 "$secret"
-	run -0 cluster_exec 0 -- sshboot cluster wait --timeout 60
+	local status=0
+	wait "$waiter" || status=$?
+	run -0 cat "$BATS_TEST_TMPDIR/wait.out"
+	((status == 0)) || fail "cluster wait exited $status: $output"
+	assert_output --regexp "node-1 \\(127.0.0.1:${CLUSTER_PORTS[1]}\\): connection refused.*; trying again"
+	assert_output --partial "node-1 (127.0.0.1:${CLUSTER_PORTS[1]}) is ready"
+	assert_output --regexp 'cluster ready: all 3 nodes'
 	run -0 --separate-stderr cluster_exec 0 -- ssh node-1 hostname
 	assert_output cnode1
 	run -0 ssh-keyscan -p "${CLUSTER_PORTS[1]}" 127.0.0.1

@@ -166,7 +166,32 @@ util::Expected<ClusterIdentity> write_identity(const ClusterPlan& plan,
                                "key is " +
                                ssh_path + "/" + key_name + " (the node-<rank> aliases use it)");
     }
-    {
+    auto client_unchanged = [&] {
+        // Written by an earlier start from the same secret: left as it is.
+        struct stat st {};
+        if (::fstatat(ssh_dir->get(), key_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(st.st_mode) || (st.st_mode & 07777) != 0600 || st.st_uid != user.uid ||
+            st.st_gid != user.gid) {
+            return false;
+        }
+        auto pem = util::read_file_at(ssh_dir->get(), key_name, 64 << 10);
+        auto pub = util::read_file_at(ssh_dir->get(), key_name + ".pub", 64 << 10);
+        if (!pem || !pub) {
+            return false;
+        }
+        auto existing = hostkeys::parse_ed25519_private_pem(*pem);
+        sodium_memzero(pem->data(), pem->size());
+        if (!existing) {
+            return false;
+        }
+        auto client = derive_client_key(plan.secret());
+        const bool same = existing->secret_key == client.secret_key &&
+                          *pub == hostkeys::ed25519_public_line(client, k_key_comment);
+        hostkeys::wipe(client);
+        hostkeys::wipe(*existing);
+        return same;
+    };
+    if (!client_unchanged()) {
         auto client = derive_client_key(plan.secret());
         std::string pem = hostkeys::ed25519_private_pem(client, k_key_comment);
         const std::string pub = hostkeys::ed25519_public_line(client, k_key_comment);
@@ -211,8 +236,8 @@ util::Expected<ClusterIdentity> write_identity(const ClusterPlan& plan,
         }
     }
 
-    // The host certificate, issued again on every start (a new nonce; the
-    // names may have changed).
+    // The host certificate, issued again on every start (the names may have
+    // changed); the same bytes when nothing did.
     auto host_pk = ed25519_public_bytes(host_key.public_line);
     if (!host_pk) {
         return util::make_error(host_key.private_path + ": " + host_pk.error().message);
@@ -229,10 +254,12 @@ util::Expected<ClusterIdentity> write_identity(const ClusterPlan& plan,
     out.ca_fingerprint = keys::fingerprint_sha256(hostkeys::ed25519_public_blob(ca));
     hostkeys::wipe(ca);
     out.certificate_path = host_key.private_path + "-cert.pub";
-    if (auto st = util::write_file_atomic(out.certificate_path,
-                                          certificate_line(blob, t.self().alias()), 0644);
-        !st) {
-        return st.error();
+    const std::string cert_text = certificate_line(blob, t.self().alias());
+    auto old_cert = util::read_file(out.certificate_path, 64 << 10);
+    if (!old_cert || *old_cert != cert_text) {
+        if (auto st = util::write_file_atomic(out.certificate_path, cert_text, 0644); !st) {
+            return st.error();
+        }
     }
     out.principals = req.principals;
     return out;

@@ -55,8 +55,19 @@ std::vector<std::uint8_t> sign_host_certificate(const HostCertificateRequest& re
 std::vector<std::uint8_t> sign_host_certificate(const HostCertificateRequest& request,
                                                 const hostkeys::Ed25519Key& ca) {
     hostkeys::ensure_sodium();
+    keys::WireWriter what;
+    what.put_string(std::span<const std::uint8_t>(request.host_public_key));
+    put_u64(what, request.serial);
+    what.put_string(request.key_id);
+    for (const auto& p : request.principals) {
+        what.put_string(p);
+    }
+    put_u64(what, request.valid_after);
+    put_u64(what, request.valid_before);
     std::array<std::uint8_t, k_nonce_bytes> nonce{};
-    randombytes_buf(nonce.data(), nonce.size());
+    static_assert(crypto_sign_SEEDBYTES >= crypto_generichash_KEYBYTES_MIN);
+    crypto_generichash(nonce.data(), nonce.size(), what.bytes().data(), what.bytes().size(),
+                       ca.secret_key.data(), crypto_sign_SEEDBYTES);
     return sign_host_certificate(request, ca, nonce);
 }
 

@@ -26,12 +26,16 @@ struct HostCertificateRequest {
     // job often disagree about the time (containers on different hosts, no
     // NTP inside), a certificate that a skewed peer sees as "not yet valid"
     // would break the job, and the trust's real lifetime is the secret's: a
-    // new secret is a new CA, and every start issues a new certificate.
+    // new secret is a new CA, and every start issues the certificate again.
     std::uint64_t valid_after = 0;
     std::uint64_t valid_before = UINT64_MAX;
 };
 
-// The certificate's wire blob, signed by `ca` (nonce from libsodium's CSPRNG).
+// The certificate's wire blob, signed by `ca`. The nonce is a keyed hash
+// (BLAKE2b, keyed with the CA's private seed) of the request: unpredictable
+// to anyone without the CA, which is what PROTOCOL.certkeys asks of it, and
+// the same for the same request, so a restart with unchanged names gives
+// the same bytes and the file is not rewritten.
 std::vector<std::uint8_t> sign_host_certificate(const HostCertificateRequest& request,
                                                 const hostkeys::Ed25519Key& ca);
 

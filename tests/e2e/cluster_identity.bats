@@ -164,12 +164,17 @@ two_ports() {
 		"$BATS_TEST_TMPDIR/node.0/upper" "$BATS_TEST_TMPDIR/node.1/upper"
 	assert_failure 1
 
-	# A restart keeps the node trusted (same host key, a new certificate).
+	# A restart keeps the node trusted (same host key, same certificate).
+	local r1=$BATS_TEST_TMPDIR/node.1/root before after
+	before=$(cat "$r1/var/lib/sshboot/ssh_host_ed25519_key-cert.pub" "$r1/root/.ssh/id_ed25519" | sha256sum)
 	nodes_stop_one 1
 	node_start 1 SSH_PORT="$P1" SSHBOOT_CLUSTER_SECRET="$secret" SSHBOOT_CLUSTER_RANK=1 SSHBOOT_CLUSTER_HOSTS="$hosts"
 	node_wait_ready 1
 	run -0 --separate-stderr node_ssh 0 node-1 cat /etc/node-name
 	assert_output node1
+	# Nothing changed, so the files were left as they were.
+	after=$(cat "$r1/var/lib/sshboot/ssh_host_ed25519_key-cert.pub" "$r1/root/.ssh/id_ed25519" | sha256sum)
+	[[ $before == "$after" ]] || fail "the restart rewrote the certificate or the key"
 	run -0 grep -c '^@cert-authority' "$r0/root/.ssh/known_hosts"
 	assert_output 1
 }

@@ -320,3 +320,21 @@ TEST(ReadSecretFile, ChecksModeAndContent) {
     EXPECT_NE(weak.error().message.find("too weak"), std::string::npos);
     EXPECT_FALSE(cluster::read_secret_file(dir.file("missing"), warning).has_value());
 }
+
+TEST(SignHostCertificate, SameRequestSameBytesAndTheNonceFollowsTheRequest) {
+    const auto ca = cluster::derive_host_ca(k_secret);
+    const auto host = hk::generate_ed25519();
+    auto req = sample_request(host);
+    const auto a = cluster::sign_host_certificate(req, ca);
+    EXPECT_EQ(a, cluster::sign_host_certificate(req, ca));
+    req.principals.push_back("extra");
+    const auto b = cluster::sign_host_certificate(req, ca);
+    sshboot::keys::WireReader ra(a);
+    sshboot::keys::WireReader rb(b);
+    ra.read_string();
+    rb.read_string();
+    auto na = ra.read_string();
+    auto nb = rb.read_string();
+    ASSERT_TRUE(na && nb);
+    EXPECT_FALSE(std::equal(na->begin(), na->end(), nb->begin(), nb->end()));
+}

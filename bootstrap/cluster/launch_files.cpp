@@ -46,6 +46,19 @@ bool carried(std::string_view name) {
                        [name](std::string_view p) { return name.substr(0, p.size()) == p; });
 }
 
+// A value for a directive that expands %-tokens (HostName, IdentityFile):
+// a literal % (an IPv6 zone, fe80::1%eth0) is written %%.
+std::string escape_tokens(const std::string& value) {
+    std::string out;
+    for (char c : value) {
+        out += c;
+        if (c == '%') {
+            out += '%';
+        }
+    }
+    return out;
+}
+
 // An ssh_config argument: quoted when it holds a space.
 std::string config_word(const std::string& value) {
     if (value.find_first_of(" \t") == std::string::npos) {
@@ -150,10 +163,10 @@ std::vector<std::string> render_ssh_config_block(const Topology& t, const std::s
                     ".");
     for (const Node& n : t.nodes) {
         lines.push_back("Host " + n.alias());
-        lines.push_back("    HostName " + n.host);
+        lines.push_back("    HostName " + escape_tokens(n.host));
         lines.push_back("    Port " + std::to_string(n.port));
         lines.push_back("    User " + config_word(user));
-        lines.push_back("    IdentityFile " + config_word(identity_file));
+        lines.push_back("    IdentityFile " + config_word(escape_tokens(identity_file)));
         lines.push_back("    IdentitiesOnly yes");
         lines.push_back("    BatchMode yes");
         lines.push_back("    StrictHostKeyChecking yes");

@@ -270,3 +270,13 @@ TEST(write_launch_files, an_unwritable_hostfile_costs_only_itself_and_its_variab
     EXPECT_EQ(slurp(paths.mpich_hostfile), "node-0:2\nnode-1:2\nnode-2:2\n");
     EXPECT_NE(slurp(home + "/.ssh/config").find("Host node-2"), std::string::npos);
 }
+
+TEST(render_ssh_config_block, a_literal_percent_is_escaped_for_ssh_tokens) {
+    cluster::Topology t;
+    t.source = "SSHBOOT_CLUSTER_HOSTS";
+    t.nodes = {{0, "fe80::1%eth0", 22}};
+    const auto lines = cluster::render_ssh_config_block(t, "alice", "/home/alice/.ssh/k%1");
+    EXPECT_NE(std::find(lines.begin(), lines.end(), "    HostName fe80::1%%eth0"), lines.end());
+    EXPECT_NE(std::find(lines.begin(), lines.end(), "    IdentityFile /home/alice/.ssh/k%%1"),
+              lines.end());
+}

@@ -146,94 +146,106 @@ util::Expected<ClusterIdentity> write_identity(const ClusterPlan& plan,
                                                const accounts::PasswdEntry& user,
                                                const hostkeys::HostKey& host_key) {
     ClusterIdentity out;
-    const util::FileOwner owner{user.uid, user.gid};
+    // The user's files: a problem there (a symlink, a wrong owner) costs
+    // this node its logins to the peers, not SSH: a warning, and go on.
     const std::string ssh_path = util::path_join(user.home, ".ssh");
-    auto home = util::open_dir(user.home);
-    if (!home) {
-        return home.error();
-    }
-    auto ssh_dir = util::open_subdir_nofollow(home->get(), ".ssh", 0700, owner);
-    if (!ssh_dir) {
-        return util::make_error(user.home + "/" + ssh_dir.error().message);
-    }
+    out.identity_file = ssh_path + "/id_ed25519";
+    auto user_files = [&]() -> util::Status {
+        const util::FileOwner owner{user.uid, user.gid};
+        auto home = util::open_dir(user.home);
+        if (!home) {
+            return util::Status(home.error());
+        }
+        auto ssh_dir = util::open_subdir_nofollow(home->get(), ".ssh", 0700, owner);
+        if (!ssh_dir) {
+            return util::make_error(user.home + "/" + ssh_dir.error().message);
+        }
 
-    // The client key.
-    std::string key_name = "id_ed25519";
-    if (!key_name_is_ours(ssh_dir->get(), key_name)) {
-        key_name = std::string(k_fallback_key_name);
-        out.warnings.push_back(ssh_path +
-                               "/id_ed25519 is a key of your own: kept; the cluster "
-                               "key is " +
-                               ssh_path + "/" + key_name + " (the node-<rank> aliases use it)");
-    }
-    auto client_unchanged = [&] {
-        // Written by an earlier start from the same secret: left as it is.
-        struct stat st {};
-        if (::fstatat(ssh_dir->get(), key_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-            !S_ISREG(st.st_mode) || (st.st_mode & 07777) != 0600 || st.st_uid != user.uid ||
-            st.st_gid != user.gid) {
-            return false;
+        // The client key.
+        std::string key_name = "id_ed25519";
+        if (!key_name_is_ours(ssh_dir->get(), key_name)) {
+            key_name = std::string(k_fallback_key_name);
+            out.warnings.push_back(ssh_path +
+                                   "/id_ed25519 is a key of your own: kept; the cluster "
+                                   "key is " +
+                                   ssh_path + "/" + key_name + " (the node-<rank> aliases use it)");
         }
-        auto pem = util::read_file_at(ssh_dir->get(), key_name, 64 << 10);
-        auto pub = util::read_file_at(ssh_dir->get(), key_name + ".pub", 64 << 10);
-        if (!pem || !pub) {
-            return false;
+        auto client_unchanged = [&] {
+            // Written by an earlier start from the same secret: left as it is.
+            struct stat st {};
+            if (::fstatat(ssh_dir->get(), key_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+                !S_ISREG(st.st_mode) || (st.st_mode & 07777) != 0600 || st.st_uid != user.uid ||
+                st.st_gid != user.gid) {
+                return false;
+            }
+            auto pem = util::read_file_at(ssh_dir->get(), key_name, 64 << 10);
+            auto pub = util::read_file_at(ssh_dir->get(), key_name + ".pub", 64 << 10);
+            if (!pem || !pub) {
+                return false;
+            }
+            auto existing = hostkeys::parse_ed25519_private_pem(*pem);
+            sodium_memzero(pem->data(), pem->size());
+            if (!existing) {
+                return false;
+            }
+            auto client = derive_client_key(plan.secret());
+            const bool same = existing->secret_key == client.secret_key &&
+                              *pub == hostkeys::ed25519_public_line(client, k_key_comment);
+            hostkeys::wipe(client);
+            hostkeys::wipe(*existing);
+            return same;
+        };
+        if (!client_unchanged()) {
+            auto client = derive_client_key(plan.secret());
+            std::string pem = hostkeys::ed25519_private_pem(client, k_key_comment);
+            const std::string pub = hostkeys::ed25519_public_line(client, k_key_comment);
+            hostkeys::wipe(client);
+            auto st = util::write_file_atomic_at(ssh_dir->get(), key_name, pem, 0600, owner);
+            sodium_memzero(pem.data(), pem.size());
+            if (!st) {
+                return util::make_error(ssh_path + "/" + st.error().message);
+            }
+            if (auto st2 =
+                    util::write_file_atomic_at(ssh_dir->get(), key_name + ".pub", pub, 0644, owner);
+                !st2) {
+                return util::make_error(ssh_path + "/" + st2.error().message);
+            }
         }
-        auto existing = hostkeys::parse_ed25519_private_pem(*pem);
-        sodium_memzero(pem->data(), pem->size());
-        if (!existing) {
-            return false;
+        out.identity_file = ssh_path + "/" + key_name;
+
+        // The CA in known_hosts.
+        {
+            std::string existing;
+            struct stat st {};
+            if (::fstatat(ssh_dir->get(), "known_hosts", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+                if (!S_ISREG(st.st_mode)) {
+                    return util::make_error(
+                        ssh_path +
+                        "/known_hosts is not a regular file (a symlink?); "
+                        "refusing to follow it. Replace it with a regular file.");
+                }
+                auto text = util::read_file_at(ssh_dir->get(), "known_hosts");
+                if (!text) {
+                    return util::make_error(ssh_path + "/" + text.error().message);
+                }
+                existing = std::move(*text);
+            }
+            const std::string merged = keys::merge_managed_block(
+                existing, known_hosts_lines(plan), k_known_hosts_begin, k_known_hosts_end);
+            if (merged != existing || st.st_uid != user.uid) {
+                if (auto w = util::write_file_atomic_at(ssh_dir->get(), "known_hosts", merged, 0644,
+                                                        owner);
+                    !w) {
+                    return util::make_error(ssh_path + "/" + w.error().message);
+                }
+            }
         }
-        auto client = derive_client_key(plan.secret());
-        const bool same = existing->secret_key == client.secret_key &&
-                          *pub == hostkeys::ed25519_public_line(client, k_key_comment);
-        hostkeys::wipe(client);
-        hostkeys::wipe(*existing);
-        return same;
+        return util::ok();
     };
-    if (!client_unchanged()) {
-        auto client = derive_client_key(plan.secret());
-        std::string pem = hostkeys::ed25519_private_pem(client, k_key_comment);
-        const std::string pub = hostkeys::ed25519_public_line(client, k_key_comment);
-        hostkeys::wipe(client);
-        auto st = util::write_file_atomic_at(ssh_dir->get(), key_name, pem, 0600, owner);
-        sodium_memzero(pem.data(), pem.size());
-        if (!st) {
-            return util::make_error(ssh_path + "/" + st.error().message);
-        }
-        if (auto st2 =
-                util::write_file_atomic_at(ssh_dir->get(), key_name + ".pub", pub, 0644, owner);
-            !st2) {
-            return util::make_error(ssh_path + "/" + st2.error().message);
-        }
-    }
-    out.identity_file = ssh_path + "/" + key_name;
-
-    // The CA in known_hosts.
-    {
-        std::string existing;
-        struct stat st {};
-        if (::fstatat(ssh_dir->get(), "known_hosts", &st, AT_SYMLINK_NOFOLLOW) == 0) {
-            if (!S_ISREG(st.st_mode)) {
-                return util::make_error(ssh_path +
-                                        "/known_hosts is not a regular file (a symlink?); "
-                                        "refusing to follow it. Replace it with a regular file.");
-            }
-            auto text = util::read_file_at(ssh_dir->get(), "known_hosts");
-            if (!text) {
-                return util::make_error(ssh_path + "/" + text.error().message);
-            }
-            existing = std::move(*text);
-        }
-        const std::string merged = keys::merge_managed_block(
-            existing, known_hosts_lines(plan), k_known_hosts_begin, k_known_hosts_end);
-        if (merged != existing || st.st_uid != user.uid) {
-            if (auto w =
-                    util::write_file_atomic_at(ssh_dir->get(), "known_hosts", merged, 0644, owner);
-                !w) {
-                return util::make_error(ssh_path + "/" + w.error().message);
-            }
-        }
+    if (auto st = user_files(); !st) {
+        out.warnings.push_back(st.error().message +
+                               "; this node cannot log in to its peers until that is fixed "
+                               "(they can still log in here)");
     }
 
     // The host certificate, issued again on every start (the names may have

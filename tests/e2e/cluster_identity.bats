@@ -233,6 +233,29 @@ two_ports() {
 	rm -f "$r/etc/cluster-secret"
 }
 
+@test "a symlinked known_hosts costs only the node's own logins: sshd starts and the link's target is untouched" {
+	local secret port r
+	secret=$(sshboot_bin_secret)
+	e2e_secret "$secret"
+	port=$(free_port)
+	node_root 0
+	r=$NODE_ROOT
+	install -d -m 0700 "$r/root/.ssh"
+	echo "precious" >"$r/etc/precious"
+	ln -s /etc/precious "$r/root/.ssh/known_hosts"
+	node_start 0 SSH_PORT="$port" SSHBOOT_CLUSTER_SECRET="$secret" SSHBOOT_CLUSTER_RANK=0 SSHBOOT_CLUSTER_HOSTS="127.0.0.1:$port"
+	node_wait_ready 0
+	run -0 cat "$BATS_TEST_TMPDIR/err.node.0"
+	assert_output --partial '/root/.ssh/known_hosts is not a regular file'
+	assert_output --partial 'cannot log in to its peers'
+	run -0 cat "$r/etc/precious"
+	assert_output precious
+	[[ -L $r/root/.ssh/known_hosts ]] || fail "the symlink was replaced"
+	# The host certificate is served all the same.
+	run -0 ssh-keygen -L -f "$r/var/lib/sshboot/ssh_host_ed25519_key-cert.pub"
+	assert_output --partial 'host certificate'
+}
+
 @test "sshboot cluster secret prints a strong secret alone on its last line" {
 	run -0 --separate-stderr "$E2E_SSHBOOT" cluster secret
 	[[ ${lines[-1]} =~ ^sshboot-cluster-v1:[A-Za-z0-9_-]{43}$ ]] || fail "last line: ${lines[-1]}"

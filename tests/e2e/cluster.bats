@@ -355,7 +355,9 @@ kube_cleanup() {
 	run podman kube play "$BATS_TEST_TMPDIR/kube.yaml"
 	assert_success
 	local c0=$KUBE_PREFIX-0-trainer
-	run -0 podman exec "$c0" sshboot cluster wait --timeout 60
+	run podman exec "$c0" sshboot cluster wait --timeout 60
+	((status == 0)) || fail "cluster wait exited $status: $output
+$(for n in 0 1 2; do podman logs "$KUBE_PREFIX-$n-trainer" 2>&1 | tail -n 5; done)"
 	run -0 --separate-stderr podman exec "$c0" ssh node-2 hostname
 	assert_output trainer-2
 	run -0 podman exec "$c0" sh -c 'pdsh -R ssh -w "node-[0-2]" hostname | sort'

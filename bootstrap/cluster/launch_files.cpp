@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <sstream>
+#include <tuple>
 
 #include "keys/authorized_keys.hpp"
 #include "session_env/filter.hpp"
@@ -43,6 +44,19 @@ bool carried(std::string_view name) {
     }
     return std::any_of(std::begin(k_carried_prefixes), std::end(k_carried_prefixes),
                        [name](std::string_view p) { return name.substr(0, p.size()) == p; });
+}
+
+// A value for a directive that expands %-tokens (HostName, IdentityFile):
+// a literal % (an IPv6 zone, fe80::1%eth0) is written %%.
+std::string escape_tokens(const std::string& value) {
+    std::string out;
+    for (char c : value) {
+        out += c;
+        if (c == '%') {
+            out += '%';
+        }
+    }
+    return out;
 }
 
 // An ssh_config argument: quoted when it holds a space.
@@ -149,10 +163,10 @@ std::vector<std::string> render_ssh_config_block(const Topology& t, const std::s
                     ".");
     for (const Node& n : t.nodes) {
         lines.push_back("Host " + n.alias());
-        lines.push_back("    HostName " + n.host);
+        lines.push_back("    HostName " + escape_tokens(n.host));
         lines.push_back("    Port " + std::to_string(n.port));
         lines.push_back("    User " + config_word(user));
-        lines.push_back("    IdentityFile " + config_word(identity_file));
+        lines.push_back("    IdentityFile " + config_word(escape_tokens(identity_file)));
         lines.push_back("    IdentitiesOnly yes");
         lines.push_back("    BatchMode yes");
         lines.push_back("    StrictHostKeyChecking yes");
@@ -329,19 +343,30 @@ util::Expected<std::vector<std::string>> write_launch_files(
         return util::make_error("cluster launch files: user " + util::quoted_for_log(user.name) +
                                 " needs an absolute home and a plain identity file path");
     }
-    // System files first: they do not depend on the user's home.
-    for (const auto& [path, content] :
-         {std::pair{paths.hostfile, render_slots_hostfile(t)},
-          std::pair{paths.openmpi_hostfile, render_slots_hostfile(t)},
-          std::pair{paths.mpich_hostfile, render_mpich_hostfile(t)}}) {
+    // System files first: they do not depend on the user's home. One that
+    // cannot be written (a read-only /job, say) costs only itself and its
+    // session variable; the node still serves SSH.
+    bool openmpi_written = true;
+    bool mpich_written = true;
+    for (const auto& [path, content, written] :
+         {std::tuple{paths.hostfile, render_slots_hostfile(t), static_cast<bool*>(nullptr)},
+          std::tuple{paths.openmpi_hostfile, render_slots_hostfile(t), &openmpi_written},
+          std::tuple{paths.mpich_hostfile, render_mpich_hostfile(t), &mpich_written}}) {
         if (auto st = write_system_file(path, content); !st) {
-            return st.error();
+            log::warn(
+                "cluster: cannot write the hostfile {}: {}; launchers need --hostfile with "
+                "another file",
+                path, st.error().message);
+            if (written != nullptr) {
+                *written = false;
+            }
         }
     }
     const std::string ssh_dir_path = user.home + "/.ssh";
     ClusterState state{t.rank, user.name, identity_file, ssh_dir_path + "/known_hosts", t.nodes};
     if (auto st = write_system_file(paths.state_file, render_state(state)); !st) {
-        return st.error();
+        log::warn("cluster: cannot write {}: {}; `sshboot cluster wait` will not work here",
+                  paths.state_file, st.error().message);
     }
 
     // The user's files are the user's to break: a piece refused only costs
@@ -352,7 +377,12 @@ util::Expected<std::vector<std::string>> write_launch_files(
             "it is fixed and the container restarts",
             st.error().message);
     }
-    return session_entries(paths, user.name);
+    std::vector<std::string> entries = session_entries(paths, user.name);
+    std::erase_if(entries, [&](const std::string& e) {
+        return (!openmpi_written && e.starts_with("OMPI_MCA_orte_default_hostfile=")) ||
+               (!mpich_written && e.starts_with("HYDRA_HOST_FILE="));
+    });
+    return entries;
 }
 
 }  // namespace sshboot::cluster

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -345,6 +346,8 @@ int wait_command(const std::vector<std::string>& args) {
         pending.push_back(&n);
     }
     std::vector<std::pair<const Node*, std::string>> not_ready;
+    // What each node said last, so that a change is reported once (stderr).
+    std::map<int, std::string> last_reason;
     auto pause = std::chrono::milliseconds(200);
     for (;;) {
         const auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - Clock::now());
@@ -360,9 +363,19 @@ int wait_command(const std::vector<std::string>& args) {
         not_ready.clear();
         for (auto& p : probes) {
             const ProbeVerdict v = classify_probe(p.exit_code, p.output);
+            auto& last = last_reason[p.node->rank];
             if (v.ready) {
+                if (!last.empty()) {
+                    std::fprintf(stderr, "cluster wait: %s (%s) is ready\n",
+                                 p.node->alias().c_str(), endpoint(*p.node).c_str());
+                }
                 continue;
             }
+            if (v.why != last && Clock::now() < deadline) {
+                std::fprintf(stderr, "cluster wait: %s (%s): %s; trying again\n",
+                             p.node->alias().c_str(), endpoint(*p.node).c_str(), v.why.c_str());
+            }
+            last = v.why;
             pending.push_back(p.node);
             not_ready.emplace_back(p.node, v.why);
         }

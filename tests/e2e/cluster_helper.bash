@@ -177,6 +177,13 @@ cluster_node_start() {
 	shift 2
 	cluster_prepare_root "$i"
 	local root=${CLUSTER_ROOTS[i]}
+	# /etc/hosts names the container's hostname, as container runtimes
+	# write it: without it OpenMPI's orted asks DNS for it and waits out
+	# the resolver's timeout (5 s) where DNS is unreachable.
+	local address=127.0.0.1
+	[[ -n ${CLUSTER_NETNS[i]:-} ]] && address=10.213.0.$((i + 1))
+	printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n' \
+		"$address" "${CLUSTER_NAMES[i]}" >"$root/etc/hosts"
 	[[ -z ${CLUSTER_PIDS[i]} ]] || fail "node $i already runs"
 	local v
 	for v in "$@"; do

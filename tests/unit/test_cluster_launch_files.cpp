@@ -242,3 +242,41 @@ TEST(launch_hint, rank_0_says_how_to_launch) {
     t.rank = 2;
     EXPECT_EQ(cluster::launch_hint(t).size(), 1u);
 }
+
+TEST(write_launch_files, an_unwritable_hostfile_costs_only_itself_and_its_variable) {
+    LaunchTempDir dir;
+    const std::string home = dir.path() + "/home";
+    ASSERT_EQ(::mkdir(home.c_str(), 0755), 0);
+    { std::ofstream(dir.path() + "/file") << "not a directory\n"; }
+    accounts::PasswdEntry user;
+    user.name = "alice";
+    user.uid = ::getuid();
+    user.gid = ::getgid();
+    user.home = home;
+    cluster::LaunchPaths paths;
+    paths.hostfile = dir.path() + "/job/hostfile";
+    paths.openmpi_hostfile = dir.path() + "/file/hostfile.openmpi";  // under a regular file
+    paths.mpich_hostfile = dir.path() + "/job/hostfile.mpich";
+    paths.state_file = dir.path() + "/run/cluster";
+    auto env =
+        cluster::write_launch_files(three_nodes(), user, home + "/.ssh/id_ed25519", {}, paths);
+    ASSERT_TRUE(env) << env.error().message;
+    auto has_prefix = [&](const std::string& prefix) {
+        return std::any_of(env->begin(), env->end(),
+                           [&](const std::string& e) { return e.rfind(prefix, 0) == 0; });
+    };
+    EXPECT_FALSE(has_prefix("OMPI_MCA_orte_default_hostfile="));
+    EXPECT_TRUE(has_prefix("HYDRA_HOST_FILE="));
+    EXPECT_EQ(slurp(paths.mpich_hostfile), "node-0:2\nnode-1:2\nnode-2:2\n");
+    EXPECT_NE(slurp(home + "/.ssh/config").find("Host node-2"), std::string::npos);
+}
+
+TEST(render_ssh_config_block, a_literal_percent_is_escaped_for_ssh_tokens) {
+    cluster::Topology t;
+    t.source = "SSHBOOT_CLUSTER_HOSTS";
+    t.nodes = {{0, "fe80::1%eth0", 22}};
+    const auto lines = cluster::render_ssh_config_block(t, "alice", "/home/alice/.ssh/k%1");
+    EXPECT_NE(std::find(lines.begin(), lines.end(), "    HostName fe80::1%%eth0"), lines.end());
+    EXPECT_NE(std::find(lines.begin(), lines.end(), "    IdentityFile /home/alice/.ssh/k%%1"),
+              lines.end());
+}

@@ -45,6 +45,10 @@ start_node_with_secret_file() {
 	secret=$(cluster_secret)
 	cluster_start_all "$secret"
 	run -0 cluster_exec 0 -- sshboot cluster wait --timeout 60
+	# Once all are up, the barrier is one round of logins (shown for the note).
+	run -0 cluster_exec 0 -- sshboot cluster wait --timeout 10
+	assert_output --regexp '^cluster ready: all 3 nodes accept SSH \([0-9.]+ s\)$'
+	printf '# cluster wait once all nodes are up: %s\n' "$output" >&3
 	# The endpoint check fails here (no public address is set), so only the
 	# cluster lines are judged.
 	run node_doctor 0

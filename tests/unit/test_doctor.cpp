@@ -9,6 +9,7 @@
 
 #include "cluster/certificate.hpp"
 #include "cluster/derive.hpp"
+#include "cluster/secret.hpp"
 #include "doctor/checks.hpp"
 #include "doctor/cluster_checks.hpp"
 #include "doctor/cluster_facts.hpp"
@@ -849,6 +850,60 @@ TEST(check_cluster, MissingLaunchersOnlyWarn) {
     }
     EXPECT_EQ(warnings, 2);
     EXPECT_EQ(doctor_exit_code(results), 0);
+}
+
+void write_text(const std::string& path, const std::string& text, mode_t mode) {
+    std::ofstream(path) << text;
+    ::chmod(path.c_str(), mode);
+}
+
+TEST(gather_cluster, OffWithoutSecretOrState) {
+    DoctorTempDir dir;
+    ClusterGatherOptions o;
+    o.state_path = dir.path() + "/cluster";
+    o.probe = false;
+    EXPECT_FALSE(gather_cluster(o).enabled);
+}
+
+TEST(gather_cluster, ReadsStateCertificateKnownHostsAndSecretFileMode) {
+    DoctorTempDir dir;
+    const auto cert = signed_cert({"node-0", "127.0.0.1"});
+    write_text(dir.path() + "/known_hosts", cert.known_hosts, 0644);
+    write_text(dir.path() + "/host_key-cert.pub", cert.line, 0644);
+    cluster::ClusterState s;
+    s.rank = 0;
+    s.user = "root";
+    s.identity_file = dir.path() + "/id_ed25519";
+    s.known_hosts = dir.path() + "/known_hosts";
+    s.nodes = {cluster::Node{0, "127.0.0.1", 2200}, cluster::Node{1, "127.0.0.1", 2201}};
+    write_text(dir.path() + "/cluster", cluster::render_state(s), 0644);
+    const std::string secret = cluster::generate_secret();
+    write_text(dir.path() + "/secret", secret + "\n", 0644);
+
+    ClusterGatherOptions o;
+    o.env = {{"SSHBOOT_CLUSTER_SECRET_FILE", dir.path() + "/secret"}};
+    o.state_path = dir.path() + "/cluster";
+    o.host_keys = {dir.path() + "/other_key", dir.path() + "/host_key"};
+    o.path_env = dir.path();
+    o.probe = false;
+    const auto f = gather_cluster(o);
+    EXPECT_TRUE(f.enabled);
+    ASSERT_TRUE(f.state.has_value()) << f.state_error;
+    EXPECT_EQ(f.state->nodes.size(), 2u);
+    EXPECT_EQ(f.secret_source, "SSHBOOT_CLUSTER_SECRET_FILE " + dir.path() + "/secret");
+    EXPECT_EQ(f.secret_problem, "");
+    EXPECT_EQ(f.secret_file_mode, 0644u);
+    EXPECT_EQ(f.certificate_path, dir.path() + "/host_key-cert.pub");
+    ASSERT_TRUE(f.certificate.has_value()) << f.certificate_error;
+    EXPECT_EQ(f.known_ca_fingerprints, std::vector<std::string>{cert.ca_fingerprint});
+    EXPECT_TRUE(f.pdsh_path.empty());
+    EXPECT_FALSE(f.peers_probed);
+    const auto results = check_cluster(f);
+    EXPECT_NE(find_check(results, "cluster-certificate", Status::Ok), nullptr);
+    EXPECT_NE(find_check(results, "cluster-file-modes", Status::Warn), nullptr);
+    for (const auto& r : results) {
+        EXPECT_FALSE(contains(r.message, secret) || contains(r.fix, secret)) << r.id;
+    }
 }
 
 TEST(render_text, WarnLineCarriesItsFixAndDoesNotCount) {

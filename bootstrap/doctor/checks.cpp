@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "doctor/cluster_checks.hpp"
 #include "util/json.hpp"
 #include "util/parse.hpp"
 
@@ -631,6 +632,7 @@ std::vector<CheckResult> evaluate(const Facts& f) {
     out.push_back(check_password_login(f));
     out.push_back(check_endpoint(f));
     add(check_session_env(f));
+    add(check_cluster(f.cluster));
     return out;
 }
 
@@ -657,6 +659,9 @@ std::string render_text(const std::vector<CheckResult>& results) {
             case Status::Skip:
                 out += "SKIP  " + shown(r.message) + "\n";
                 break;
+            case Status::Warn:
+                out += "WARN  " + shown(r.message) + ". Fix: " + shown(r.fix) + "\n";
+                break;
             case Status::Fail:
                 ++failed;
                 out += "FAIL  " + shown(r.message) + ". Fix: " + shown(r.fix) + "\n";
@@ -681,6 +686,7 @@ std::string render_json(const std::vector<CheckResult>& results) {
         const auto& r = results[i];
         const char* status = r.status == Status::Ok     ? "ok"
                              : r.status == Status::Fail ? "fail"
+                             : r.status == Status::Warn ? "warn"
                                                         : "skip";
         out += i == 0 ? "\n" : ",\n";
         out += "    {\"id\": " + util::json_string(r.id) + ", \"status\": \"" + status +

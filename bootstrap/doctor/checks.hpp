@@ -9,7 +9,8 @@
 
 namespace sshboot::doctor {
 
-enum class Status { Ok, Fail, Skip };
+// Warn: worth fixing, but nothing fails because of it (exit code unaffected).
+enum class Status { Ok, Fail, Skip, Warn };
 
 struct CheckResult {
     std::string id;  // stable: "sshd-installed", "strict-modes", ...
@@ -25,11 +26,12 @@ std::vector<CheckResult> evaluate(const Facts& facts);
 // 0 when nothing failed, 1 otherwise.
 int doctor_exit_code(const std::vector<CheckResult>& results);
 
-// "OK    message" / "FAIL  message. Fix: fix" / "SKIP  message", one per line,
+// "OK    message" / "FAIL  message. Fix: fix" / "WARN  message. Fix: fix" /
+// "SKIP  message", one per line,
 // then a summary line.
 std::string render_text(const std::vector<CheckResult>& results);
 
-// {"ok": bool, "checks": [{"id", "status": "ok"|"fail"|"skip", "message", "fix"}]}
+// {"ok": bool, "checks": [{"id", "status": "ok"|"fail"|"warn"|"skip", "message", "fix"}]}
 std::string render_json(const std::vector<CheckResult>& results);
 
 // "0755"

@@ -316,10 +316,17 @@ std::map<std::string, std::string> pid1_environment(const std::string& proc_dir)
 }  // namespace
 
 const std::vector<std::string>& doctor_variables() {
-    static const std::vector<std::string> names = {
-        "SSH_USER",        "SSH_PORT",         "SSH_PUBLIC_HOST",
-        "SSH_PUBLIC_PORT", "RUNPOD_PUBLIC_IP", "RUNPOD_TCP_PORT_22",
-        "PUBLIC_IPADDR",   "VAST_TCP_PORT_22", "SSHBOOT_STATE_DIR"};
+    static const std::vector<std::string> names = {"SSH_USER",
+                                                   "SSH_PORT",
+                                                   "SSH_PUBLIC_HOST",
+                                                   "SSH_PUBLIC_PORT",
+                                                   "RUNPOD_PUBLIC_IP",
+                                                   "RUNPOD_TCP_PORT_22",
+                                                   "PUBLIC_IPADDR",
+                                                   "VAST_TCP_PORT_22",
+                                                   "SSHBOOT_STATE_DIR",
+                                                   "SSHBOOT_CLUSTER_SECRET",
+                                                   "SSHBOOT_CLUSTER_SECRET_FILE"};
     return names;
 }
 
@@ -474,6 +481,20 @@ Facts gather(const GatherOptions& o) {
         !dir && !f.state_dir_problem) {
         f.state_dir_error = dir.error().message;
     }
+
+    ClusterGatherOptions c;
+    for (const auto& name : cluster_variables()) {
+        if (auto v = get(name.c_str()); !v.empty()) {
+            c.env.emplace(name, v);
+        }
+    }
+    c.state_path = o.cluster_state;
+    for (const auto& key : f.host_keys) {
+        c.host_keys.push_back(key.path);
+    }
+    c.path_env = o.path_env;
+    c.probe = o.probe_peers;
+    f.cluster = gather_cluster(c);
     return f;
 }
 

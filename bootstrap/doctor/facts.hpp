@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "accounts/passwd.hpp"
+#include "doctor/cluster_facts.hpp"
 #include "doctor/sshd_options.hpp"
 #include "report/endpoint.hpp"
 #include "util/fs.hpp"
@@ -98,6 +99,7 @@ struct Facts {
 
     report::EndpointSources endpoint;
     SessionEnvFacts session_env;
+    ClusterFacts cluster;  // enabled only in cluster mode
 };
 
 // Paths and inputs, injectable for tests.
@@ -108,6 +110,8 @@ struct GatherOptions {
     std::string etc_dir = "/etc";
     std::string proc_dir = "/proc";
     std::string path_env = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    std::string cluster_state = cluster::LaunchPaths{}.state_file;
+    bool probe_peers = true;  // log in to every cluster node (at most 5 s)
 };
 
 // The variables doctor reads.

@@ -10,12 +10,16 @@
 # Everything runs in one private mount namespace, in one writable copy (an
 # overlay) of the e2e tests' cached Debian root (build/e2e/rootfs-base), on
 # 127.0.0.1 and a free high port. The variants run interleaved
-# (a,b,c,d,a,b,c,d,...) after one warm-up round that is not counted:
+# (a,b,c,d,e,f,a,...) after one warm-up round that is not counted:
 #   (a) floor     sshd -D -e -f <minimal config>, one Ed25519 host key present
 #   (b) baseline  sh -c 'ssh-keygen -A && exec sshd -D -e -p PORT', host keys
 #                 removed before each run
 #   (c) cold      sshboot with an empty state directory
 #   (d) warm      sshboot with the state directory the run before left
+#   (e) cluster cold  (c) in cluster mode: SSHBOOT_CLUSTER_SECRET, rank 0 of
+#                 three nodes on 127.0.0.1 (the peers need not run for the
+#                 banner); its cost per node is e - c
+#   (f) cluster warm  (d) in cluster mode
 # build/bench_ready does the timing (spawn, chroot, exec, poll connect()).
 #
 # Environment: SSHBOOT_BUILD_DIR (default build), BENCH_INTERVAL_US (connect
@@ -44,6 +48,7 @@ T_COLD_BASE=0.1   # c/b at most
 T_RSS_KB=2048     # VmHWM at most 2 MiB
 T_SIZE=2097152    # stripped binary at most 2 MiB
 T_MERGE_MS=20     # merge + write of 10,000 keys at most
+T_CLUSTER_MS=5    # e - c (cluster mode's cost on each node's start) at most
 
 usage() {
 	printf 'usage: bash %s [RUNS]   (as root; RUNS per variant, default 15)\n' "$0" >&2
@@ -198,6 +203,7 @@ bench() {
 }
 
 SSHBOOT_ENV=()
+CLUSTER_ENV=()
 CONNECT_LINE=
 
 prepare_root() {
@@ -237,9 +243,26 @@ prepare_root() {
 		--env "SSHBOOT_STATE_DIR=$STATE_DIR"
 	)
 	CONNECT_LINE="ssh root@127.0.0.1 -p $PORT"
+
+	# (e), (f): node 0 of three on 127.0.0.1; the other two ports stay closed.
+	local secret p1 p2
+	secret=$("$BUILD/sshboot" cluster secret | tail -n 1)
+	[[ -n $secret ]] || sb_die "sshboot cluster secret printed nothing"
+	p1=$(sb_free_port) || sb_die "found no free TCP port"
+	p2=$p1
+	while [[ $p2 == "$p1" || $p2 == "$PORT" || $p1 == "$PORT" ]]; do
+		p1=$(sb_free_port) || sb_die "found no free TCP port"
+		p2=$(sb_free_port) || sb_die "found no free TCP port"
+	done
+	CLUSTER_ENV=(
+		"${SSHBOOT_ENV[@]}"
+		--env "SSHBOOT_CLUSTER_SECRET=$secret"
+		--env SSHBOOT_CLUSTER_RANK=0
+		--env "SSHBOOT_CLUSTER_HOSTS=127.0.0.1:$PORT,127.0.0.1:$p1,127.0.0.1:$p2"
+	)
 }
 
-# run_variant a|b|c|d: prepare and time one start; bench_ready's line in $RESULT.
+# run_variant a|b|c|d|e|f: prepare and time one start; bench_ready's line in $RESULT.
 run_variant() {
 	case $1 in
 	a)
@@ -259,6 +282,14 @@ run_variant() {
 		[[ -d $ROOT$STATE_DIR ]] || sb_die "no state directory left for the warm run"
 		bench d "${SSHBOOT_ENV[@]}" --stdout-marker "$CONNECT_LINE" -- /usr/local/bin/sshboot
 		;;
+	e)
+		rm -rf "${ROOT:?}$STATE_DIR"
+		bench e "${CLUSTER_ENV[@]}" --stdout-marker "$CONNECT_LINE" -- /usr/local/bin/sshboot
+		;;
+	f)
+		[[ -d $ROOT$STATE_DIR ]] || sb_die "no state directory left for the warm cluster run"
+		bench f "${CLUSTER_ENV[@]}" --stdout-marker "$CONNECT_LINE" -- /usr/local/bin/sshboot
+		;;
 	esac
 }
 
@@ -272,14 +303,14 @@ inner_main() {
 
 	local -A banner=() connect=() marker=()
 	local v i
-	sb_log "port $PORT; 1 warm-up round, then $runs interleaved rounds of a,b,c,d"
-	for v in a b c d; do run_variant "$v"; done
+	sb_log "port $PORT; 1 warm-up round, then $runs interleaved rounds of a,b,c,d,e,f"
+	for v in a b c d e f; do run_variant "$v"; done
 	for ((i = 1; i <= runs; i++)); do
-		for v in a b c d; do
+		for v in a b c d e f; do
 			run_variant "$v"
 			banner[$v]+="$(field banner_ms "$RESULT") "
 			connect[$v]+="$(field connect_ms "$RESULT") "
-			if [[ $v == [cd] ]]; then
+			if [[ $v == [cdef] ]]; then
 				marker[$v]+="$(field marker_ms "$RESULT") "
 			fi
 		done
@@ -307,13 +338,15 @@ inner_main() {
 		[b]="(b) baseline: ssh-keygen -A && sshd  "
 		[c]="(c) sshboot cold (empty state dir)   "
 		[d]="(d) sshboot warm (state dir kept)    "
+		[e]="(e) cluster mode cold, node 0 of 3   "
+		[f]="(f) cluster mode warm, node 0 of 3   "
 	)
 	local -a words
 	printf '\nsshboot startup benchmark: %s runs each, interleaved, 127.0.0.1:%s, connect poll every %s us\n' \
 		"$runs" "$PORT" "$INTERVAL_US"
 	printf '%s, %s, %s cores\n' "$(chroot "$ROOT" /usr/sbin/sshd -V 2>&1 | head -n 1)" "$(uname -r)" "$(nproc)"
 	printf '\nspawn to SSH banner (ms)          median     min     max\n'
-	for v in a b c d; do
+	for v in a b c d e f; do
 		read -r -a words <<<"${banner[$v]}"
 		read -r med[$v] lo[$v] hi[$v] <<<"$(stats "${words[@]}")"
 		printf '  %s %7s %7s %7s\n' "${names[$v]}" "${med[$v]}" "${lo[$v]}" "${hi[$v]}"
@@ -321,13 +354,13 @@ inner_main() {
 	# Not targets: where the time between spawn and banner lies.
 	local m l h
 	printf '\nspawn to accepted connect(), i.e. sshd listens (ms)\n'
-	for v in a b c d; do
+	for v in a b c d e f; do
 		read -r -a words <<<"${connect[$v]}"
 		read -r m l h <<<"$(stats "${words[@]}")"
 		printf '  %s %7s %7s %7s\n' "${names[$v]}" "$m" "$l" "$h"
 	done
 	printf '\nspawn to connect block on stdout (ms, sshboot only)\n'
-	for v in c d; do
+	for v in c d e f; do
 		read -r -a words <<<"${marker[$v]}"
 		read -r m l h <<<"$(stats "${words[@]}")"
 		printf '  %s %7s %7s %7s\n' "${names[$v]}" "$m" "$l" "$h"
@@ -341,6 +374,23 @@ inner_main() {
 	printf '  c/a (cold vs floor)     %6s   target at most %s: %s\n' "$ca" "$T_COLD_FLOOR" "$(verdict "$(le "$ca" "$T_COLD_FLOOR")")"
 	printf '  d/a (warm vs floor)     %6s   target at most %s (as c/a): %s\n' "$da" "$T_COLD_FLOOR" "$(verdict "$(le "$da" "$T_COLD_FLOOR")")"
 	printf '  c/b (cold vs baseline)  %6s   target at most %s: %s\n' "$cb" "$T_COLD_BASE" "$(verdict "$(le "$cb" "$T_COLD_BASE")")"
+
+	# Cluster mode's cost is paid by each node on its own start (derive the
+	# keys, sign the certificate, write the launch files), whatever the
+	# cluster's size: e - c is that cost. Judged per start (the strict
+	# reading of "per node"); divided by the 3 nodes for reference.
+	local ec ecr ecn fd fdr fdn
+	ec=$(awk -v x="${med[e]}" -v y="${med[c]}" 'BEGIN { printf "%.1f", x - y }')
+	ecr=$(awk -v x="${med[e]}" -v y="${med[c]}" 'BEGIN { printf "%.3f", x / y }')
+	ecn=$(awk -v x="$ec" 'BEGIN { printf "%.1f", x / 3 }')
+	fd=$(awk -v x="${med[f]}" -v y="${med[d]}" 'BEGIN { printf "%.1f", x - y }')
+	fdr=$(awk -v x="${med[f]}" -v y="${med[d]}" 'BEGIN { printf "%.3f", x / y }')
+	fdn=$(awk -v x="$fd" 'BEGIN { printf "%.1f", x / 3 }')
+	printf '\ncluster mode (node 0 of 3): added to one node start, difference of the medians\n'
+	printf '  e-c (cold)              %6s ms (e/c %s; /3 nodes: %s ms)   target under %s ms: %s\n' \
+		"$ec" "$ecr" "$ecn" "$T_CLUSTER_MS" "$(verdict "$(awk -v a="$ec" -v b="$T_CLUSTER_MS" 'BEGIN { print (a < b) ? 1 : 0 }')")"
+	printf '  f-d (warm)              %6s ms (f/d %s; /3 nodes: %s ms)   target under %s ms: %s\n' \
+		"$fd" "$fdr" "$fdn" "$T_CLUSTER_MS" "$(verdict "$(awk -v a="$fd" -v b="$T_CLUSTER_MS" 'BEGIN { print (a < b) ? 1 : 0 }')")"
 
 	local hwm rss anon file v0 v1 n0 n1 idle_ms dv
 	hwm=$(field vmhwm_kb "$idle")

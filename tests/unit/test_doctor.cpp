@@ -7,9 +7,16 @@
 #include <stdexcept>
 #include <string>
 
+#include "cluster/certificate.hpp"
+#include "cluster/derive.hpp"
+#include "cluster/secret.hpp"
 #include "doctor/checks.hpp"
+#include "doctor/cluster_checks.hpp"
+#include "doctor/cluster_facts.hpp"
 #include "doctor/facts.hpp"
 #include "doctor/sshd_options.hpp"
+#include "hostkeys/openssh_key.hpp"
+#include "keys/fingerprint.hpp"
 
 namespace sshboot::doctor {
 namespace {
@@ -609,6 +616,300 @@ TEST(render_json, ListsChecksWithStatus) {
               "\"\"},\n"
               "    {\"id\": \"b\", \"status\": \"skip\", \"message\": \"later\", \"fix\": \"\"}\n"
               "  ]\n}\n");
+}
+
+// --- cluster ------------------------------------------------------------------
+
+constexpr const char* k_cluster_secret =
+    "sshboot-cluster-v1:doctor-unit-test-secret-0123456789abcdefghijklmnop";
+
+struct SignedCert {
+    std::string line;
+    std::string ca_fingerprint;
+    std::string known_hosts;
+};
+
+SignedCert signed_cert(std::vector<std::string> principals, std::uint64_t after = 0,
+                       std::uint64_t before = UINT64_MAX) {
+    const auto ca = cluster::derive_host_ca(k_cluster_secret);
+    const auto host = hostkeys::generate_ed25519();
+    cluster::HostCertificateRequest req;
+    req.host_public_key = host.public_key;
+    req.key_id = "sshboot-cluster node-0";
+    req.principals = std::move(principals);
+    req.valid_after = after;
+    req.valid_before = before;
+    const auto blob = cluster::sign_host_certificate(req, ca);
+    return {cluster::certificate_line(blob, "node-0"),
+            keys::fingerprint_sha256(hostkeys::ed25519_public_blob(ca)),
+            "# mine\nexample.org ssh-ed25519 "
+            "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n" +
+                cluster::cert_authority_line(ca, "*", "sshboot-cluster-ca") + "\n"};
+}
+
+// A healthy node-0 of two nodes on 127.0.0.1.
+ClusterFacts healthy_cluster() {
+    ClusterFacts f;
+    f.enabled = true;
+    f.state_path = "/run/sshboot/cluster";
+    cluster::ClusterState s;
+    s.rank = 0;
+    s.user = "root";
+    s.identity_file = "/root/.ssh/id_ed25519";
+    s.known_hosts = "/root/.ssh/known_hosts";
+    s.nodes = {cluster::Node{0, "127.0.0.1", 2200}, cluster::Node{1, "127.0.0.1", 2201}};
+    f.state = s;
+    f.secret_source = "SSHBOOT_CLUSTER_SECRET";
+    const auto cert = signed_cert({"node-0", "127.0.0.1", "cnode0"});
+    f.certificate_path = "/var/lib/sshboot/ssh_host_ed25519_key-cert.pub";
+    f.certificate = *parse_certificate_line(cert.line);
+    f.known_ca_fingerprints = cert_authority_fingerprints(cert.known_hosts);
+    f.now = 1800000000;
+    f.peers_probed = true;
+    f.peers = {PeerResult{s.nodes[0], true, ""}, PeerResult{s.nodes[1], true, ""}};
+    f.pdsh_path = "/usr/bin/pdsh";
+    f.mpirun_path = "/usr/bin/mpirun";
+    f.client_keys = {{"/root/.ssh/id_ed25519", 0600}};
+    return f;
+}
+
+const CheckResult* find_check(const std::vector<CheckResult>& results, const std::string& id,
+                              Status status) {
+    for (const auto& r : results) {
+        if (r.id == id && r.status == status) {
+            return &r;
+        }
+    }
+    return nullptr;
+}
+
+bool any_not_ok(const std::vector<CheckResult>& results) {
+    for (const auto& r : results) {
+        if (r.status != Status::Ok) {
+            return true;
+        }
+    }
+    return false;
+}
+
+TEST(parse_certificate_line, ReadsPrincipalsWindowAndCa) {
+    const auto cert = signed_cert({"node-0", "10.0.0.1"}, 100, 200);
+    auto c = parse_certificate_line(cert.line);
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_EQ(c->type, "ssh-ed25519-cert-v01@openssh.com");
+    EXPECT_EQ(c->cert_type, 2u);
+    EXPECT_EQ(c->key_id, "sshboot-cluster node-0");
+    EXPECT_EQ(c->principals, (std::vector<std::string>{"node-0", "10.0.0.1"}));
+    EXPECT_EQ(c->valid_after, 100u);
+    EXPECT_EQ(c->valid_before, 200u);
+    EXPECT_EQ(c->ca_fingerprint, cert.ca_fingerprint);
+}
+
+TEST(parse_certificate_line, RefusesTruncatedAndOtherTypes) {
+    const auto cert = signed_cert({"node-0"});
+    EXPECT_FALSE(parse_certificate_line(cert.line.substr(0, cert.line.size() / 2)));
+    EXPECT_FALSE(parse_certificate_line(
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"));
+    EXPECT_FALSE(parse_certificate_line("garbage"));
+}
+
+TEST(cert_authority_fingerprints, OnlyCertAuthorityLines) {
+    const auto cert = signed_cert({"node-0"});
+    EXPECT_EQ(cert_authority_fingerprints(cert.known_hosts),
+              std::vector<std::string>{cert.ca_fingerprint});
+    EXPECT_TRUE(cert_authority_fingerprints("host ssh-ed25519 AAAA\n").empty());
+}
+
+TEST(check_cluster, NothingWhenClusterModeIsOff) {
+    ClusterFacts f;
+    EXPECT_TRUE(check_cluster(f).empty());
+}
+
+TEST(check_cluster, HealthyNodePassesEveryCheck) {
+    const auto results = check_cluster(healthy_cluster());
+    EXPECT_FALSE(any_not_ok(results));
+    for (const char* id : {"cluster-state", "cluster-secret", "cluster-file-modes",
+                           "cluster-certificate", "cluster-peers", "cluster-launchers"}) {
+        EXPECT_NE(find_check(results, id, Status::Ok), nullptr) << id;
+    }
+    EXPECT_EQ(doctor_exit_code(results), 0);
+}
+
+TEST(check_cluster, StateMissingFails) {
+    auto f = healthy_cluster();
+    f.state.reset();
+    f.state_error = "No such file or directory";
+    const auto results = check_cluster(f);
+    const auto* r = find_check(results, "cluster-state", Status::Fail);
+    ASSERT_NE(r, nullptr);
+    EXPECT_TRUE(contains(r->message, "/run/sshboot/cluster")) << r->message;
+    EXPECT_NE(find_check(results, "cluster-certificate", Status::Skip), nullptr);
+    EXPECT_NE(find_check(results, "cluster-peers", Status::Skip), nullptr);
+}
+
+TEST(check_cluster, WeakSecretFailsAndSaysHowToMakeOne) {
+    auto f = healthy_cluster();
+    f.secret_problem = "SSHBOOT_CLUSTER_SECRET is too weak";
+    const auto results = check_cluster(f);
+    const auto* r = find_check(results, "cluster-secret", Status::Fail);
+    ASSERT_NE(r, nullptr);
+    EXPECT_TRUE(contains(r->fix, "sshboot cluster secret")) << r->fix;
+}
+
+TEST(check_cluster, SecretNotVisibleIsSkipped) {
+    auto f = healthy_cluster();
+    f.secret_source.clear();
+    EXPECT_NE(find_check(check_cluster(f), "cluster-secret", Status::Skip), nullptr);
+}
+
+TEST(check_cluster, ReadableSecretFileWarnsWithDefaultMode) {
+    auto f = healthy_cluster();
+    f.secret_source = "SSHBOOT_CLUSTER_SECRET_FILE /etc/cluster/secret";
+    f.secret_file = "/etc/cluster/secret";
+    f.secret_file_mode = 0644;
+    const auto results = check_cluster(f);
+    const auto* r = find_check(results, "cluster-file-modes", Status::Warn);
+    ASSERT_NE(r, nullptr);
+    EXPECT_TRUE(contains(r->message, "0644")) << r->message;
+    EXPECT_TRUE(contains(r->fix, "defaultMode: 0400")) << r->fix;
+    EXPECT_TRUE(contains(r->fix, "chmod 600 /etc/cluster/secret")) << r->fix;
+    EXPECT_EQ(doctor_exit_code(results), 0);
+    f.secret_file_mode = 0400;
+    EXPECT_NE(find_check(check_cluster(f), "cluster-file-modes", Status::Ok), nullptr);
+}
+
+TEST(check_cluster, OpenPrivateKeyFailsWithChmod) {
+    auto f = healthy_cluster();
+    f.client_keys.emplace_back("/root/.ssh/id_rsa", 0644);
+    const auto results = check_cluster(f);
+    const auto* r = find_check(results, "cluster-file-modes", Status::Fail);
+    ASSERT_NE(r, nullptr);
+    EXPECT_TRUE(contains(r->message, "too open")) << r->message;
+    EXPECT_TRUE(contains(r->fix, "chmod 600 /root/.ssh/id_rsa")) << r->fix;
+}
+
+TEST(check_cluster, CertificateMissingPrincipalFails) {
+    auto f = healthy_cluster();
+    f.certificate = *parse_certificate_line(signed_cert({"node-0", "cnode0"}).line);
+    f.known_ca_fingerprints = {f.certificate->ca_fingerprint};
+    const auto results = check_cluster(f);
+    const auto* r = find_check(results, "cluster-certificate", Status::Fail);
+    ASSERT_NE(r, nullptr);
+    EXPECT_TRUE(contains(r->message, "not valid for 127.0.0.1")) << r->message;
+}
+
+TEST(check_cluster, CertificateOutsideItsWindowFails) {
+    auto f = healthy_cluster();
+    f.certificate = *parse_certificate_line(signed_cert({"node-0", "127.0.0.1"}, 10, 1000).line);
+    f.known_ca_fingerprints = {f.certificate->ca_fingerprint};
+    const auto results = check_cluster(f);
+    const auto* r = find_check(results, "cluster-certificate", Status::Fail);
+    ASSERT_NE(r, nullptr);
+    EXPECT_TRUE(contains(r->message, "not valid now")) << r->message;
+    f.now = 500;
+    EXPECT_NE(find_check(check_cluster(f), "cluster-certificate", Status::Ok), nullptr);
+}
+
+TEST(check_cluster, CertificateFromAnotherCaFails) {
+    auto f = healthy_cluster();
+    f.known_ca_fingerprints = {"SHA256:somebodyelse"};
+    const auto results = check_cluster(f);
+    const auto* r = find_check(results, "cluster-certificate", Status::Fail);
+    ASSERT_NE(r, nullptr);
+    EXPECT_TRUE(contains(r->message, "different cluster secrets")) << r->message;
+}
+
+TEST(check_cluster, CertificateAbsentFails) {
+    auto f = healthy_cluster();
+    f.certificate_path.clear();
+    f.certificate.reset();
+    EXPECT_NE(find_check(check_cluster(f), "cluster-certificate", Status::Fail), nullptr);
+}
+
+TEST(check_cluster, UnreachablePeerIsNamed) {
+    auto f = healthy_cluster();
+    f.peers[1].ready = false;
+    f.peers[1].why = "connection refused: no sshd listening on that port (yet)";
+    const auto results = check_cluster(f);
+    const auto* r = find_check(results, "cluster-peers", Status::Fail);
+    ASSERT_NE(r, nullptr);
+    EXPECT_TRUE(
+        contains(r->message, "node-1 (127.0.0.1:2201) is not reachable: connection refused"))
+        << r->message;
+    EXPECT_EQ(find_check(results, "cluster-peers", Status::Ok), nullptr);
+}
+
+TEST(check_cluster, MissingLaunchersOnlyWarn) {
+    auto f = healthy_cluster();
+    f.pdsh_path.clear();
+    f.mpirun_path.clear();
+    const auto results = check_cluster(f);
+    int warnings = 0;
+    for (const auto& r : results) {
+        warnings += r.id == "cluster-launchers" && r.status == Status::Warn ? 1 : 0;
+    }
+    EXPECT_EQ(warnings, 2);
+    EXPECT_EQ(doctor_exit_code(results), 0);
+}
+
+void write_text(const std::string& path, const std::string& text, mode_t mode) {
+    std::ofstream(path) << text;
+    ::chmod(path.c_str(), mode);
+}
+
+TEST(gather_cluster, OffWithoutSecretOrState) {
+    DoctorTempDir dir;
+    ClusterGatherOptions o;
+    o.state_path = dir.path() + "/cluster";
+    o.probe = false;
+    EXPECT_FALSE(gather_cluster(o).enabled);
+}
+
+TEST(gather_cluster, ReadsStateCertificateKnownHostsAndSecretFileMode) {
+    DoctorTempDir dir;
+    const auto cert = signed_cert({"node-0", "127.0.0.1"});
+    write_text(dir.path() + "/known_hosts", cert.known_hosts, 0644);
+    write_text(dir.path() + "/host_key-cert.pub", cert.line, 0644);
+    cluster::ClusterState s;
+    s.rank = 0;
+    s.user = "root";
+    s.identity_file = dir.path() + "/id_ed25519";
+    s.known_hosts = dir.path() + "/known_hosts";
+    s.nodes = {cluster::Node{0, "127.0.0.1", 2200}, cluster::Node{1, "127.0.0.1", 2201}};
+    write_text(dir.path() + "/cluster", cluster::render_state(s), 0644);
+    const std::string secret = cluster::generate_secret();
+    write_text(dir.path() + "/secret", secret + "\n", 0644);
+
+    ClusterGatherOptions o;
+    o.env = {{"SSHBOOT_CLUSTER_SECRET_FILE", dir.path() + "/secret"}};
+    o.state_path = dir.path() + "/cluster";
+    o.host_keys = {dir.path() + "/other_key", dir.path() + "/host_key"};
+    o.path_env = dir.path();
+    o.probe = false;
+    const auto f = gather_cluster(o);
+    EXPECT_TRUE(f.enabled);
+    ASSERT_TRUE(f.state.has_value()) << f.state_error;
+    EXPECT_EQ(f.state->nodes.size(), 2u);
+    EXPECT_EQ(f.secret_source, "SSHBOOT_CLUSTER_SECRET_FILE " + dir.path() + "/secret");
+    EXPECT_EQ(f.secret_problem, "");
+    EXPECT_EQ(f.secret_file_mode, 0644u);
+    EXPECT_EQ(f.certificate_path, dir.path() + "/host_key-cert.pub");
+    ASSERT_TRUE(f.certificate.has_value()) << f.certificate_error;
+    EXPECT_EQ(f.known_ca_fingerprints, std::vector<std::string>{cert.ca_fingerprint});
+    EXPECT_TRUE(f.pdsh_path.empty());
+    EXPECT_FALSE(f.peers_probed);
+    const auto results = check_cluster(f);
+    EXPECT_NE(find_check(results, "cluster-certificate", Status::Ok), nullptr);
+    EXPECT_NE(find_check(results, "cluster-file-modes", Status::Warn), nullptr);
+    for (const auto& r : results) {
+        EXPECT_FALSE(contains(r.message, secret) || contains(r.fix, secret)) << r.id;
+    }
+}
+
+TEST(render_text, WarnLineCarriesItsFixAndDoesNotCount) {
+    const std::vector<CheckResult> results = {{"a", Status::Warn, "odd", "tidy it"}};
+    EXPECT_EQ(render_text(results), "WARN  odd. Fix: tidy it\n\nAll checks passed.\n");
+    EXPECT_TRUE(contains(render_json(results), "\"status\": \"warn\""));
 }
 
 }  // namespace

@@ -230,8 +230,10 @@ util::Expected<Plan> apply(const cli::Settings& s) {
     if (auto st = util::make_dirs(sshd::k_dropin_dir, 0755); !st) {
         return st.error();
     }
+    // Rendered anew before every start of sshd: no fsync (see util::Durability).
     if (auto st =
-            util::write_file_atomic(sshd::k_config_path, *config, config_has_secrets ? 0600 : 0644);
+            util::write_file_atomic(sshd::k_config_path, *config, config_has_secrets ? 0600 : 0644,
+                                    std::nullopt, util::Durability::Regenerated);
         !st) {
         return st.error();
     }

@@ -94,7 +94,9 @@ util::Expected<ExportResult> export_environment(const std::vector<std::string>& 
     }
     const std::string plain_path = util::path_join(options.profile_dir, k_profile_name);
     const std::string secret_path = util::path_join(options.profile_dir, k_secret_profile_name);
-    if (auto st = util::write_file_atomic(plain_path, render_profile(plain, &manifest), 0644);
+    // Both files are written anew on every start: no fsync (util::Durability).
+    if (auto st = util::write_file_atomic(plain_path, render_profile(plain, &manifest), 0644,
+                                          std::nullopt, util::Durability::Regenerated);
         !st) {
         return st.error();
     }
@@ -103,7 +105,8 @@ util::Expected<ExportResult> export_environment(const std::vector<std::string>& 
             return util::sys_error("remove " + secret_path);
         }
     } else if (auto st = util::write_file_atomic(secret_path, render_profile(secret), 0640,
-                                                 util::FileOwner{0, options.user_group});
+                                                 util::FileOwner{0, options.user_group},
+                                                 util::Durability::Regenerated);
                !st) {
         return st.error();
     }

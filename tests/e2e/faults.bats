@@ -156,6 +156,28 @@ run_killed_at() {
 	assert_no_secret "$PW"
 }
 
+@test "a start fsyncs authorized_keys and /etc/shadow but not the files it writes anew every start" {
+	command -v strace >/dev/null || e2e_fail_or_skip "needs strace (bash scripts/install-deps.sh installs it)"
+	old_state
+	install_sshboot
+	local port trace=$BATS_TEST_TMPDIR/trace init env=()
+	port=$(free_port)
+	mapfile -t env < <(start_env "$port")
+	# -y: each fsync with the path of its file descriptor.
+	E2E_WRAP=(strace -qq -y -o "$trace" -e trace=fsync,fdatasync)
+	start_runpod "$port" "${env[@]:3}"
+	E2E_WRAP=()
+	# strace is PID 1 and, as PID 1, ignores SIGTERM: stop sshboot, its child.
+	init=$(_e2e_init_pid || true)
+	[[ -z $init ]] || pkill -TERM -P "$init" 2>/dev/null || true
+	sshboot_stop
+	grep -q 'authorized_keys' "$trace" || fail "authorized_keys was not synced: $(cat "$trace")"
+	grep -q 'shadow' "$trace" || fail "/etc/shadow was not synced: $(cat "$trace")"
+	run grep -E 'sshd_config|sshboot-env' "$trace"
+	assert_failure
+	assert_no_secret "$PW"
+}
+
 @test "a read-only root filesystem gives one clear message and exit 1, and changes nothing" {
 	old_state
 	install_sshboot

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <optional>
 
 #include "util/fd.hpp"
@@ -176,6 +177,24 @@ std::string stored_hash_label(std::string_view hash) {
         return "DES";
     }
     return "unknown";
+}
+
+bool is_weak_hash(std::string_view hash) {
+    if (hash.starts_with("$1$") || (hash.size() == 13 && hash.front() != '$')) {
+        return true;
+    }
+    if (!hash.starts_with("$6$") && !hash.starts_with("$5$")) {
+        return false;
+    }
+    constexpr std::string_view rounds = "rounds=";
+    auto rest = hash.substr(3);
+    if (!rest.starts_with(rounds)) {
+        return true;  // the default, 5000
+    }
+    rest.remove_prefix(rounds.size());
+    unsigned long n = 0;
+    const auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), n);
+    return ec != std::errc{} || n < k_sha512_rounds;
 }
 
 HashSupport detect_hash_support(const std::string& sshd_path, const std::string& root) {

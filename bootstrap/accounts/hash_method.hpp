@@ -49,6 +49,10 @@ std::string hash_method_label(HashMethod method);
 // "yescrypt", "sha512 (5000 rounds)", "md5", "DES", or "unknown".
 std::string stored_hash_label(std::string_view hash);
 
+// True for a stored hash cheaper to guess than what sshboot writes: DES, MD5,
+// SHA-256/512-crypt with fewer than k_sha512_rounds rounds.
+bool is_weak_hash(std::string_view hash);
+
 // Finds byte strings in a file read piece by piece (a match may span two
 // pieces), so that a large binary is never held in memory whole.
 class ByteScanner {

@@ -552,8 +552,7 @@ CheckResult check_password_hash(const Facts& f) {
                     "set the password again, hashed for this image: sshboot password");
     }
     message += "; " + f.user->name + "'s password is stored as " + stored;
-    if (stored != "yescrypt" && stored.find("500000") == std::string::npos &&
-        f.options.password_authentication) {
+    if (accounts::is_weak_hash(*f.shadow_password) && f.options.password_authentication) {
         message += " (weaker; sshboot password sets it again with " +
                    accounts::hash_method_label(choice.method) + ")";
     }

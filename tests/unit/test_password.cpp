@@ -237,6 +237,18 @@ TEST(stored_hash_label, reads_the_scheme_and_rounds) {
     EXPECT_EQ(accounts::stored_hash_label("??"), "unknown");
 }
 
+TEST(is_weak_hash, below_what_sshboot_writes) {
+    EXPECT_TRUE(accounts::is_weak_hash("$6$salt$hash"));
+    EXPECT_TRUE(accounts::is_weak_hash("$6$rounds=100000$salt$hash"));
+    EXPECT_TRUE(accounts::is_weak_hash("$5$salt$hash"));
+    EXPECT_TRUE(accounts::is_weak_hash("$1$salt$hash"));
+    EXPECT_TRUE(accounts::is_weak_hash("abcdefghijklm"));
+    EXPECT_FALSE(accounts::is_weak_hash("$6$rounds=500000$salt$hash"));
+    EXPECT_FALSE(accounts::is_weak_hash("$6$rounds=900000$salt$hash"));
+    EXPECT_FALSE(accounts::is_weak_hash("$y$j9T$salt$hash"));
+    EXPECT_FALSE(accounts::is_weak_hash("$2b$10$x"));
+}
+
 TEST(ByteScanner, finds_needles_across_piece_boundaries) {
     accounts::ByteScanner s({std::string("libcrypt.so.1\0", 14), "$y$"});
     const std::string blob = std::string("xx libcrypt.so.1") + '\0' + " yy $y$ zz";

@@ -57,8 +57,7 @@ util::Expected<HashMethod> parse_hash_method(std::string_view name) {
     if (name == "yescrypt" || name == "y") {
         return HashMethod::Yescrypt;
     }
-    return util::make_error("unknown hash '" + std::string(name) +
-                            "'; use sha512 (the default) or yescrypt");
+    return util::make_error("unknown hash '" + std::string(name) + "'; use sha512 or yescrypt");
 }
 
 Secret generate_password(std::size_t length) {
@@ -93,7 +92,9 @@ util::Expected<std::string> hash_password(std::string_view plaintext, HashMethod
     unsigned char random[32];
     randombytes_buf(random, sizeof random);
     char setting[CRYPT_GENSALT_OUTPUT_SIZE];
-    const char* salt = crypt_gensalt_rn(prefix, 0, reinterpret_cast<const char*>(random),
+    // 0: libxcrypt's default cost for yescrypt.
+    const unsigned long count = method == HashMethod::Sha512 ? k_sha512_rounds : 0;
+    const char* salt = crypt_gensalt_rn(prefix, count, reinterpret_cast<const char*>(random),
                                         static_cast<int>(sizeof random), setting,
                                         static_cast<int>(sizeof setting));
     sodium_memzero(random, sizeof random);

@@ -299,7 +299,10 @@ util::Status grant_sudo(const std::string& user, bool nopasswd, const std::strin
     const std::string text = sudoers_text(user, nopasswd);
     if (auto visudo = util::find_executable("visudo", "/usr/sbin:/sbin:/usr/bin:/bin")) {
         const std::string check = util::path_join(sudoers_dir, ".sshboot-check");
-        if (auto w = util::write_file_atomic(check, text, 0440, util::FileOwner{0, 0}); !w) {
+        // A scratch copy for visudo, removed right after: no fsync.
+        if (auto w = util::write_file_atomic(check, text, 0440, util::FileOwner{0, 0},
+                                             util::Durability::Regenerated);
+            !w) {
             return w;
         }
         auto r = util::run_capture({*visudo, "-cf", check});
@@ -311,7 +314,9 @@ util::Status grant_sudo(const std::string& user, bool nopasswd, const std::strin
             return util::make_error("visudo -cf rejected the sudoers entry: " + r->output);
         }
     }
-    return util::write_file_atomic(path, text, 0440, util::FileOwner{0, 0});
+    // Written anew on every start with SSH_SUDO=1: no fsync (util::Durability).
+    return util::write_file_atomic(path, text, 0440, util::FileOwner{0, 0},
+                                   util::Durability::Regenerated);
 }
 
 }  // namespace sshboot::accounts

@@ -533,6 +533,33 @@ CheckResult check_password_login(const Facts& f) {
                     f.config_path + ")");
 }
 
+// Which hash new passwords get here, and whether the user's stored one can
+// be verified by this image at all.
+CheckResult check_password_hash(const Facts& f) {
+    const char* id = "password-hash";
+    const auto& choice = f.password_hash;
+    std::string message = "passwords are hashed with " +
+                          accounts::hash_method_label(choice.method) + ": " + choice.reason;
+    if (!f.user || !is_password_set(f.shadow_password)) {
+        return ok(id, message);
+    }
+    const auto stored = accounts::stored_hash_label(*f.shadow_password);
+    if (stored == "yescrypt" && choice.method != accounts::HashMethod::Yescrypt) {
+        return fail(id,
+                    f.user->name +
+                        "'s password is a yescrypt hash, which this image cannot "
+                        "verify (" +
+                        choice.reason + "): password login fails",
+                    "set the password again, hashed for this image: sshboot password");
+    }
+    message += "; " + f.user->name + "'s password is stored as " + stored;
+    if (accounts::is_weak_hash(*f.shadow_password) && f.options.password_authentication) {
+        message += " (weaker; sshboot password sets it again with " +
+                   accounts::hash_method_label(choice.method) + ")";
+    }
+    return ok(id, message);
+}
+
 // --- outside -------------------------------------------------------------------
 
 CheckResult check_endpoint(const Facts& f) {
@@ -630,6 +657,7 @@ std::vector<CheckResult> evaluate(const Facts& f) {
     add(check_strict_modes(f));
     out.push_back(check_login_method(f));
     out.push_back(check_password_login(f));
+    out.push_back(check_password_hash(f));
     out.push_back(check_endpoint(f));
     add(check_session_env(f));
     add(check_cluster(f.cluster));

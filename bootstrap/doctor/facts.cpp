@@ -481,6 +481,7 @@ Facts gather(const GatherOptions& o) {
         !dir && !f.state_dir_problem) {
         f.state_dir_error = dir.error().message;
     }
+    f.password_hash = accounts::choose_hash_method(accounts::detect_hash_support(f.sshd_path));
 
     ClusterGatherOptions c;
     for (const auto& name : cluster_variables()) {

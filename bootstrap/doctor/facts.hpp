@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "accounts/hash_method.hpp"
 #include "accounts/passwd.hpp"
 #include "doctor/cluster_facts.hpp"
 #include "doctor/sshd_options.hpp"
@@ -94,6 +95,9 @@ struct Facts {
     bool shell_executable = false;
     std::optional<std::string> shadow_password;  // the user's shadow password field
     std::string shadow_error;
+    // The hash sshboot gives new passwords here, and why (what the image's
+    // libcrypt and PAM verify).
+    accounts::HashChoice password_hash;
 
     std::vector<AuthorizedKeysFacts> authorized_keys;
 

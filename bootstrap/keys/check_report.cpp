@@ -1,5 +1,6 @@
 #include "keys/check_report.hpp"
 
+#include "keys/options.hpp"
 #include "util/json.hpp"
 
 namespace sshboot::keys {
@@ -9,6 +10,22 @@ std::string json_array(const std::vector<std::string>& items) {
     std::string out = "[";
     for (std::size_t i = 0; i < items.size(); ++i) {
         out += (i == 0 ? "" : ", ") + util::json_string(items[i]);
+    }
+    return out + "]";
+}
+
+std::string json_optional(const std::optional<std::string>& value) {
+    return value ? util::json_string(*value) : std::string("null");
+}
+
+// [{"name": ..., "value": ... or null, "effect": ...}, ...]
+std::string json_options(const std::vector<KeyOption>& options) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < options.size(); ++i) {
+        out += (i == 0 ? "" : ", ") + std::string("{\"name\": ") +
+               util::json_string(options[i].name) +
+               ", \"value\": " + json_optional(options[i].value) +
+               ", \"effect\": " + util::json_string(option_effect(options[i])) + "}";
     }
     return out + "]";
 }
@@ -124,8 +141,11 @@ std::string check_report_text(const ParseResult& result) {
         out += "  ssh-keygen -l: " + keygen_line(key) + "\n";
         out += "  type " + key.type + ", " + std::to_string(key.bits) + " bits, " +
                (key.comment.empty() ? std::string("no comment") : "comment " + key.comment) + "\n";
-        if (!key.options.empty()) {
-            out += "  options " + key.options + "\n";
+        if (const auto options = split_key_options(key.options); !options.empty()) {
+            out += "  options: " + options_summary(options) + "\n";
+            for (const auto& option : options) {
+                out += "    " + option_label(option) + ": " + option_effect(option) + "\n";
+            }
         }
         for (const auto& repair : key.repairs) {
             out += "  repaired: " + repair + "\n";
@@ -167,12 +187,15 @@ std::string check_report_json(const ParseResult& result) {
     out += "  \"keys\": [";
     for (std::size_t i = 0; i < result.keys.size(); ++i) {
         const auto& key = result.keys[i];
+        const auto options = split_key_options(key.options);
         out += i == 0 ? "\n" : ",\n";
         out += "    {\"type\": " + util::json_string(key.type) +
                ", \"bits\": " + std::to_string(key.bits) +
                ", \"fingerprint\": " + util::json_string(key.fingerprint()) +
                ", \"comment\": " + util::json_string(key.comment) +
                ", \"options\": " + util::json_string(key.options) +
+               ", \"option_list\": " + json_options(options) +
+               ", \"forced_command\": " + json_optional(forced_command(options)) +
                ", \"line\": " + util::json_string(key.line()) +
                ", \"repairs\": " + json_array(key.repairs) +
                ", \"warnings\": " + json_array(key.warnings) + "}";

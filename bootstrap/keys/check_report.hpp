@@ -27,13 +27,17 @@ std::string_view refusal_fix(RefusalKind kind);
 // 0 when at least one usable key was found, 1 otherwise.
 int check_exit_code(const ParseResult& result);
 
-// The human-readable report. The normalized lines sit alone between two
-// marker lines so they can be copied as they are.
+// The human-readable report: per key its fingerprint, its options one by one
+// with what each does (a forced command in full view), repairs and warnings.
+// The normalized lines sit alone between two marker lines so they can be
+// copied as they are.
 std::string check_report_text(const ParseResult& result);
 
 // The same as one JSON object:
-// {"usable": N, "keys": [{type, bits, fingerprint, comment, options, line,
-//  repairs, warnings}], "refusals": [{kind, message, fix}], "lines": [...]}.
+// {"usable": N, "keys": [{type, bits, fingerprint, comment, options,
+//  option_list: [{name, value, effect}], forced_command, line, repairs,
+//  warnings}], "refusals": [{kind, message, fix}], "lines": [...]}.
+// value and forced_command are null when absent.
 std::string check_report_json(const ParseResult& result);
 
 // The markers around the lines to paste.

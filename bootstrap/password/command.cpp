@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "accounts/hash_method.hpp"
 #include "accounts/password.hpp"
 #include "accounts/shadow.hpp"
 #include "accounts/ssh_dir.hpp"
@@ -20,6 +21,7 @@
 #include "sshd/config.hpp"
 #include "sshd/listen.hpp"
 #include "sshd/server.hpp"
+#include "sshd/version.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -204,6 +206,7 @@ util::Status remove_file(const std::string& path) {
 util::Status enable_in_image_config(const std::string& sshd_path, const std::string& config,
                                     const std::string& user) {
     const bool root = user == "root";
+    const bool penalties = sshd::has_per_source_penalties(sshd::read_openssh_version(sshd_path));
     auto text = util::read_file(config);
     if (!text) {
         return text.error();
@@ -214,7 +217,8 @@ util::Status enable_in_image_config(const std::string& sshd_path, const std::str
         if (auto s = util::make_dirs(*dir, 0755); !s) {
             return s;
         }
-        if (auto s = util::write_file_atomic(dropin, password_dropin_text(root), 0644); !s) {
+        if (auto s = util::write_file_atomic(dropin, password_dropin_text(root, penalties), 0644);
+            !s) {
             return s;
         }
         auto eff = effective_config(sshd_path, config, user);
@@ -240,7 +244,7 @@ util::Status enable_in_image_config(const std::string& sshd_path, const std::str
             return s;
         }
     }
-    if (auto s = util::write_file_atomic(config, add_password_block(*text, root),
+    if (auto s = util::write_file_atomic(config, add_password_block(*text, root, penalties),
                                          st.st_mode & 07777, util::FileOwner{st.st_uid, st.st_gid});
         !s) {
         return s;
@@ -288,6 +292,8 @@ util::Expected<std::string> start_own_sshd(const cli::Settings& s, const std::st
     params.use_pam = sshd::image_has_pam_for_sshd();
     params.password_authentication = accounts::has_usable_password(user);
     params.root_password_login = params.password_authentication && user == "root";
+    params.per_source_penalties =
+        sshd::has_per_source_penalties(sshd::read_openssh_version(*sshd_path));
     auto config = sshd::render_config(params);
     if (!config) {
         return config.error();
@@ -369,7 +375,16 @@ int password_command(const std::vector<std::string>& args, const cli::Environmen
         log::error("password: {}", problem);
         return 1;
     }
-    auto hash = accounts::hash_password(chosen->secret.view(), options->hash);
+    accounts::HashChoice method;
+    if (options->hash) {
+        method = {*options->hash, "chosen with --hash"};
+    } else {
+        method = accounts::choose_hash_method(accounts::detect_hash_support(
+            sshd::find_sshd("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+                .value_or("")));
+    }
+    log::info("password hash: {}: {}", accounts::hash_method_label(method.method), method.reason);
+    auto hash = accounts::hash_password(chosen->secret.view(), method.method);
     if (!hash) {
         log::error("{}", hash.error().message);
         return 1;
@@ -420,7 +435,11 @@ int password_command(const std::vector<std::string>& args, const cli::Environmen
                 log::error("{}", st.error().message);
                 return 1;
             }
-            if (auto st = util::write_file_atomic(dropin, password_dropin_text(root), 0644); !st) {
+            const bool penalties =
+                sshd::has_per_source_penalties(sshd::read_openssh_version(sshd_path));
+            if (auto st =
+                    util::write_file_atomic(dropin, password_dropin_text(root, penalties), 0644);
+                !st) {
                 log::error("{}", st.error().message);
                 return 1;
             }

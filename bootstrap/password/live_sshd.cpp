@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "sshd/config.hpp"
 #include "sshd/listen.hpp"
 #include "util/fs.hpp"
 
@@ -64,20 +65,21 @@ void pause_ms(long ms) {
 
 }  // namespace
 
-std::string password_directives(bool root) {
+std::string password_directives(bool root, bool per_source_penalties) {
     std::string out =
         "PasswordAuthentication yes\n"
         "PermitEmptyPasswords no\n";
     if (root) {
         out += "PermitRootLogin yes\n";
     }
-    return out;
+    return out + sshd::password_limit_lines(per_source_penalties);
 }
 
-std::string password_dropin_text(bool root) {
+std::string password_dropin_text(bool root, bool per_source_penalties) {
     return "# Written by `sshboot password`: password login for accounts that have a\n"
-           "# password. Delete this file and reload sshd to turn it off.\n" +
-           password_directives(root);
+           "# password, with limits against guessing. Delete this file and reload sshd\n"
+           "# to turn it off.\n" +
+           password_directives(root, per_source_penalties);
 }
 
 std::optional<std::string> included_dropin_dir(std::string_view config_text,
@@ -132,10 +134,11 @@ std::string remove_password_block(std::string_view config_text) {
     return out;
 }
 
-std::string add_password_block(std::string_view config_text, bool root) {
+std::string add_password_block(std::string_view config_text, bool root, bool per_source_penalties) {
     return std::string(k_block_begin) +
            "\n# Added by `sshboot password`; the original is in sshd_config.sshboot.bak.\n" +
-           password_directives(root) + k_block_end + "\n" + remove_password_block(config_text);
+           password_directives(root, per_source_penalties) + k_block_end + "\n" +
+           remove_password_block(config_text);
 }
 
 std::string config_path_from_cmdline(std::string_view cmdline) {

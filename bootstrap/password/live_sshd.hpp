@@ -21,12 +21,13 @@ inline constexpr const char* k_dropin_name = sshd::k_password_dropin_name;
 inline constexpr const char* k_block_begin = "# >>> sshboot password login >>>";
 inline constexpr const char* k_block_end = "# <<< sshboot password login <<<";
 
-// The directives that turn on password login; PermitRootLogin yes only when
-// the account is root.
-std::string password_directives(bool root);
+// The directives that turn on password login, with the limits against
+// guessing (sshd::password_limit_lines; PerSourcePenalties only when that
+// sshd has it); PermitRootLogin yes only when the account is root.
+std::string password_directives(bool root, bool per_source_penalties = false);
 
 // The drop-in file's text.
-std::string password_dropin_text(bool root);
+std::string password_dropin_text(bool root, bool per_source_penalties = false);
 
 // The directory of the first top-level `Include DIR/*.conf` in an sshd
 // config (relative paths are under `config_dir`, as sshd reads them);
@@ -39,7 +40,8 @@ std::string remove_password_block(std::string_view config_text);
 
 // `config_text` with sshboot's marked block (password_directives) at the top,
 // where it wins over later values; an older block is replaced.
-std::string add_password_block(std::string_view config_text, bool root);
+std::string add_password_block(std::string_view config_text, bool root,
+                               bool per_source_penalties = false);
 
 // The config file named by `-f` in an sshd command line (NUL- or
 // space-separated, as /proc/PID/cmdline holds it before or after sshd

@@ -62,6 +62,10 @@ util::Expected<Options> parse_options(const std::vector<std::string>& args) {
             if (!v) {
                 return v.error();
             }
+            if (*v == "auto") {
+                out.hash.reset();
+                continue;
+            }
             auto method = accounts::parse_hash_method(*v);
             if (!method) {
                 return util::make_error("password: --hash: " + method.error().message);
@@ -77,7 +81,8 @@ util::Expected<Options> parse_options(const std::vector<std::string>& args) {
 }
 
 std::string help_text() {
-    return "Usage: sshboot password [--generate | --stdin] [--user USER] [--hash sha512|yescrypt]\n"
+    return "Usage: sshboot password [--generate | --stdin] [--user USER] [--hash "
+           "auto|sha512|yescrypt]\n"
            "\n"
            "Sets a password for USER (default: SSH_USER, else root), turns on password\n"
            "login for the sshd that serves this container and prints how to connect.\n"
@@ -90,7 +95,9 @@ std::string help_text() {
            "      --stdin      read the password from the first line of standard input\n"
            "                   (default: ask twice on the terminal; without one, generate)\n"
            "  -u, --user USER  the account (created when missing)\n"
-           "      --hash H     sha512 (default, $6$) or yescrypt ($y$)\n";
+           "      --hash H     auto (default): yescrypt ($y$) when the image's libcrypt and\n"
+           "                   PAM verify it, else sha512 ($6$, 500000 rounds); or either\n"
+           "                   one by name\n";
 }
 
 }  // namespace sshboot::password

@@ -20,7 +20,9 @@ enum class Source {
 struct Options {
     Source source = Source::Auto;
     std::optional<std::string> user;  // --user; else SSH_USER; else root
-    accounts::HashMethod hash = accounts::HashMethod::Sha512;
+    // --hash; nullopt (the default, or --hash auto): what the image verifies
+    // (accounts::choose_hash_method).
+    std::optional<accounts::HashMethod> hash;
     bool help = false;
 };
 

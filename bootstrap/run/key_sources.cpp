@@ -2,12 +2,34 @@
 
 #include <set>
 
+#include "keys/options.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
 #include "util/parse.hpp"
 
 namespace sshboot::run {
 namespace {
+
+// One line per key with options, so that a forced command (or a from= that
+// locks its owner out) pasted along with a key is seen, not only felt.
+void log_options(const std::string& source, const keys::PublicKey& key) {
+    const auto options = keys::split_key_options(key.options);
+    if (options.empty()) {
+        return;
+    }
+    std::string text = source + ": " + key.type + " key " + key.fingerprint() +
+                       " has authorized_keys options: " + keys::options_summary(options);
+    if (keys::forced_command(options)) {
+        text +=
+            "; every login with this key runs that command, never a shell (remove "
+            "command=\"...\" from the key's line if that is not what you want)";
+    }
+    if (keys::options_change_login(options)) {
+        log::warn("{}", text);
+    } else {
+        log::info("{}", text);
+    }
+}
 
 void add_source(KeySet& set, std::set<std::string>& seen, std::string_view text,
                 const std::string& source) {
@@ -22,6 +44,7 @@ void add_source(KeySet& set, std::set<std::string>& seen, std::string_view text,
         for (const auto& warning : key.warnings) {
             log::warn("{}: {} key {}: {}", source, key.type, key.fingerprint(), warning);
         }
+        log_options(source, key);
         if (seen.insert(key.type + " " + key.base64).second) {
             set.keys.push_back(std::move(key));
         }

@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 
+#include "accounts/hash_method.hpp"
 #include "accounts/passwd.hpp"
 #include "accounts/password.hpp"
 #include "accounts/shadow.hpp"
@@ -31,6 +32,7 @@
 #include "sshd/config.hpp"
 #include "sshd/listen.hpp"
 #include "sshd/server.hpp"
+#include "sshd/version.hpp"
 #include "supervise/hooks.hpp"
 #include "supervise/supervise.hpp"
 #include "util/fs.hpp"
@@ -139,8 +141,9 @@ std::string password_dropin_path() {
     return util::path_join(sshd::k_dropin_dir, sshd::k_password_dropin_name);
 }
 
-// SSH_PASSWORD or the first line of SSH_PASSWORD_FILE, hashed into shadow.
-util::Status apply_password(const cli::Settings& s) {
+// SSH_PASSWORD or the first line of SSH_PASSWORD_FILE, hashed into shadow
+// with what the image's password checkers verify (accounts/hash_method.hpp).
+util::Status apply_password(const cli::Settings& s, const std::string& sshd_path) {
     if (!password_given(s)) {
         return util::ok();
     }
@@ -160,7 +163,9 @@ util::Status apply_password(const cli::Settings& s) {
         return util::make_error((s.password.empty() ? "SSH_PASSWORD_FILE: " : "SSH_PASSWORD: ") +
                                 problem);
     }
-    auto hash = accounts::hash_password(secret.view(), accounts::HashMethod::Sha512);
+    const auto method = accounts::choose_hash_method(accounts::detect_hash_support(sshd_path));
+    log::info("password hash: {}: {}", accounts::hash_method_label(method.method), method.reason);
+    auto hash = accounts::hash_password(secret.view(), method.method);
     if (!hash) {
         return hash.error();
     }
@@ -197,7 +202,7 @@ util::Expected<Plan> apply(const cli::Settings& settings,
         return user.error();
     }
     plan.user = user->entry;
-    if (auto st = apply_password(s); !st) {
+    if (auto st = apply_password(s, plan.sshd_path); !st) {
         return st.error();
     }
     // Password login is on only when it was asked for: a password given at
@@ -303,6 +308,10 @@ util::Expected<Plan> apply(const cli::Settings& settings,
     params.use_pam = sshd::image_has_pam_for_sshd();
     params.password_authentication = plan.password_login;
     params.root_password_login = plan.password_login && plan.user.name == "root";
+    // Read only with password login: it is what the version is needed for.
+    params.per_source_penalties =
+        plan.password_login &&
+        sshd::has_per_source_penalties(sshd::read_openssh_version(plan.sshd_path));
     if (!plan.password_login) {
         // The drop-in of an earlier `sshboot password` would turn password
         // login on for an account that no longer has a password.
@@ -335,8 +344,10 @@ util::Expected<Plan> apply(const cli::Settings& settings,
     if (auto st = util::make_dirs(sshd::k_dropin_dir, 0755); !st) {
         return st.error();
     }
+    // Rendered anew before every start of sshd: no fsync (see util::Durability).
     if (auto st =
-            util::write_file_atomic(sshd::k_config_path, *config, config_has_secrets ? 0600 : 0644);
+            util::write_file_atomic(sshd::k_config_path, *config, config_has_secrets ? 0600 : 0644,
+                                    std::nullopt, util::Durability::Regenerated);
         !st) {
         return st.error();
     }

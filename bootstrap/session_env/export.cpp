@@ -1,63 +1,19 @@
 #include "session_env/export.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <set>
 #include <vector>
 
 #include "session_env/filter.hpp"
 #include "session_env/format.hpp"
-#include "util/fd.hpp"
+#include "sshd/version.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
 
 namespace sshboot::session_env {
-namespace {
-
-std::optional<Version> sshd_version(const std::string& sshd_path) {
-    if (sshd_path.empty()) {
-        return std::nullopt;
-    }
-    // Read in pieces, not whole: sshd is over a megabyte, and holding it
-    // doubled sshboot's peak memory.
-    util::UniqueFd fd(::open(sshd_path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.get() < 0) {
-        log::debug("cannot open {} for its version: {}", sshd_path, std::strerror(errno));
-        return std::nullopt;
-    }
-    constexpr std::size_t k_piece = 64 << 10;
-    constexpr std::size_t k_carry = 32;  // longer than any "OpenSSH_NNNN.NNNN"
-    std::string window;
-    window.reserve(k_piece + k_carry);
-    std::vector<char> piece(k_piece);
-    for (;;) {
-        const ssize_t n = ::read(fd.get(), piece.data(), piece.size());
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            log::debug("cannot read {} for its version: {}", sshd_path, std::strerror(errno));
-            return std::nullopt;
-        }
-        window.append(piece.data(), static_cast<std::size_t>(n));
-        std::size_t end = 0;
-        const auto version = find_openssh_version(window, &end);
-        // A version whose digits run to the end of what was read may go on.
-        if (version && (n == 0 || end < window.size())) {
-            return version;
-        }
-        if (n == 0) {
-            return std::nullopt;
-        }
-        window.erase(0, window.size() > k_carry ? window.size() - k_carry : 0);
-    }
-}
-
-}  // namespace
 
 util::Expected<ExportResult> export_environment(const std::vector<std::string>& environ_entries,
                                                 const ExportOptions& options) {
@@ -94,7 +50,9 @@ util::Expected<ExportResult> export_environment(const std::vector<std::string>& 
     }
     const std::string plain_path = util::path_join(options.profile_dir, k_profile_name);
     const std::string secret_path = util::path_join(options.profile_dir, k_secret_profile_name);
-    if (auto st = util::write_file_atomic(plain_path, render_profile(plain, &manifest), 0644);
+    // Both files are written anew on every start: no fsync (util::Durability).
+    if (auto st = util::write_file_atomic(plain_path, render_profile(plain, &manifest), 0644,
+                                          std::nullopt, util::Durability::Regenerated);
         !st) {
         return st.error();
     }
@@ -103,7 +61,8 @@ util::Expected<ExportResult> export_environment(const std::vector<std::string>& 
             return util::sys_error("remove " + secret_path);
         }
     } else if (auto st = util::write_file_atomic(secret_path, render_profile(secret), 0640,
-                                                 util::FileOwner{0, options.user_group});
+                                                 util::FileOwner{0, options.user_group},
+                                                 util::Durability::Regenerated);
                !st) {
         return st.error();
     }
@@ -111,7 +70,7 @@ util::Expected<ExportResult> export_environment(const std::vector<std::string>& 
     ExportResult result;
     result.exported = selection.variables.size();
     result.left_out = manifest.left_out;
-    const auto version = sshd_version(options.sshd_path);
+    const auto version = sshd::read_openssh_version(options.sshd_path);
     const auto syntax = syntax_for(version);
     if (!syntax) {
         log::warn(

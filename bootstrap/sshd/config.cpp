@@ -16,6 +16,15 @@ bool is_safe_token(const std::string& s) {
 
 }  // namespace
 
+std::string password_limit_lines(bool per_source_penalties) {
+    std::string out = "MaxAuthTries " + std::to_string(k_max_auth_tries) + "\n" +
+                      "LoginGraceTime " + std::to_string(k_login_grace_seconds) + "\n";
+    if (per_source_penalties) {
+        out += std::string("PerSourcePenalties ") + k_per_source_penalties + "\n";
+    }
+    return out;
+}
+
 util::Expected<std::string> render_config(const ConfigParams& params) {
     if (params.port == 0) {
         return util::make_error("sshd config: port 0 is not a port");
@@ -55,6 +64,11 @@ util::Expected<std::string> render_config(const ConfigParams& params) {
     // Root may log in with a key always; with a password only when asked for.
     const char* permit_root =
         params.password_authentication && params.root_password_login ? "yes" : "prohibit-password";
+    std::string limits = "# (password login is off: sshd's default limits)";
+    if (params.password_authentication) {
+        limits = password_limit_lines(params.per_source_penalties);
+        limits.pop_back();  // the template ends the line
+    }
     return util::render_template(
         embedded::sshd_config_template,
         {
@@ -66,6 +80,7 @@ util::Expected<std::string> render_config(const ConfigParams& params) {
             {"PERMIT_ROOT_LOGIN", permit_root},
             {"PASSWORD_AUTHENTICATION", params.password_authentication ? "yes" : "no"},
             {"USE_PAM", params.use_pam ? "yes" : "no"},
+            {"PASSWORD_LIMITS", limits},
             {"SET_ENV", params.set_env.empty() ? "# (no environment to pass on)" : params.set_env},
         });
 }

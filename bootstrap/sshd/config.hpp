@@ -17,6 +17,25 @@ inline constexpr const char* k_pid_file = "/run/sshboot/sshd.pid";
 // drop-ins (sshd keeps the first value it reads for these keywords).
 inline constexpr const char* k_password_dropin_name = "00-sshboot-password.conf";
 
+// Limits against password guessing, set whenever password login is on (the
+// README's "Password login" explains each value):
+// - MaxAuthTries 4: four tries a connection (default 6); a key the client
+//   offers counts as a try too.
+// - LoginGraceTime 30: an unauthenticated connection is dropped after 30 s
+//   (default 120 s), so guessers hold sshd's MaxStartups slots less long.
+// - PerSourcePenalties (OpenSSH 9.8 and later): an address whose connection
+//   ended in failed logins is refused for 30 s, up to 10 minutes when it goes
+//   on (the defaults refuse for 5 s, after 15 s have added up).
+// TCP forwarding stays on: VS Code Remote, Jupyter tunnels and ssh -L need it.
+inline constexpr int k_max_auth_tries = 4;
+inline constexpr int k_login_grace_seconds = 30;
+inline constexpr const char* k_per_source_penalties =
+    "authfail:30s grace-exceeded:30s max:10m min:30s";
+
+// The limits as sshd config lines, each ending in a newline; PerSourcePenalties
+// only with `per_source_penalties` (sshd refuses keywords it does not know).
+std::string password_limit_lines(bool per_source_penalties);
+
 struct ConfigParams {
     std::uint16_t port = 22;
     std::vector<std::string> host_key_paths;
@@ -26,6 +45,8 @@ struct ConfigParams {
     bool password_authentication = false;
     // The login user is root and logs in by password: PermitRootLogin yes.
     bool root_password_login = false;
+    // The sshd knows PerSourcePenalties (sshd::has_per_source_penalties).
+    bool per_source_penalties = false;
     std::string dropin_dir = k_dropin_dir;
     std::string pid_file = k_pid_file;
     // One "SetEnv ..." line (session_env::render_setenv_line), or empty.

@@ -35,7 +35,8 @@ Status write_all(int fd, std::string_view content, const std::string& what) {
 }  // namespace
 
 Status write_file_atomic_at(int dirfd, const std::string& name, std::string_view content,
-                            mode_t mode, std::optional<FileOwner> owner) {
+                            mode_t mode, std::optional<FileOwner> owner, Durability durability) {
+    const bool durable = durability == Durability::Durable;
     const std::string tmp = temp_name(name);
     UniqueFd fd(
         ::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
@@ -55,7 +56,7 @@ Status write_file_atomic_at(int dirfd, const std::string& name, std::string_view
     if (auto st = write_all(fd.get(), content, name); !st) {
         return fail(st.error());
     }
-    if (::fsync(fd.get()) != 0) {
+    if (durable && ::fsync(fd.get()) != 0) {
         return fail(sys_error("fsync " + name));
     }
     if (::close(fd.release()) != 0) {
@@ -64,18 +65,20 @@ Status write_file_atomic_at(int dirfd, const std::string& name, std::string_view
     if (::renameat(dirfd, tmp.c_str(), dirfd, name.c_str()) != 0) {
         return fail(sys_error("rename " + tmp + " to " + name));
     }
-    ::fsync(dirfd);
+    if (durable) {
+        ::fsync(dirfd);
+    }
     return ok();
 }
 
 Status write_file_atomic(const std::string& path, std::string_view content, mode_t mode,
-                         std::optional<FileOwner> owner) {
+                         std::optional<FileOwner> owner, Durability durability) {
     const auto [dir, name] = split_path(path);
     auto dirfd = open_dir(dir);
     if (!dirfd) {
         return dirfd.error();
     }
-    auto st = write_file_atomic_at(dirfd->get(), name, content, mode, owner);
+    auto st = write_file_atomic_at(dirfd->get(), name, content, mode, owner, durability);
     if (!st) {
         return make_error(dir + "/" + st.error().message);
     }

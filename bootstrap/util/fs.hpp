@@ -19,16 +19,32 @@ struct FileOwner {
     gid_t gid;
 };
 
+// What a write must survive besides a crash of sshboot itself (which the
+// rename covers either way: readers see the old file or the new one).
+enum class Durability {
+    // Also a crash of the machine: fsync of the file before the rename and of
+    // the directory after. For files whose loss loses data: host keys,
+    // authorized_keys, /etc/shadow, a drop-in a command leaves behind.
+    Durable,
+    // Rename only, no fsync: for a file sshboot regenerates from scratch before
+    // every use (its sshd config, the session environment files). After a
+    // power loss it may be old or empty; the next start writes it again.
+    Regenerated,
+};
+
 // Writes `content` to `dirfd`/`name` atomically: a temporary file in the same
 // directory (O_EXCL, never through a symlink), fchmod/fchown to `mode` and
-// `owner`, write, fsync, rename over `name`, fsync of the directory. On any
-// failure the old file is untouched and the temporary is removed.
+// `owner`, write, fsync (Durable only), rename over `name`, fsync of the
+// directory (Durable only). On any failure the old file is untouched and the
+// temporary is removed.
 Status write_file_atomic_at(int dirfd, const std::string& name, std::string_view content,
-                            mode_t mode, std::optional<FileOwner> owner = std::nullopt);
+                            mode_t mode, std::optional<FileOwner> owner = std::nullopt,
+                            Durability durability = Durability::Durable);
 
 // Same, for an absolute or relative path (the directory is opened as given).
 Status write_file_atomic(const std::string& path, std::string_view content, mode_t mode,
-                         std::optional<FileOwner> owner = std::nullopt);
+                         std::optional<FileOwner> owner = std::nullopt,
+                         Durability durability = Durability::Durable);
 
 // Reads a whole regular file. `max_bytes` guards against reading a device.
 // Opened O_NONBLOCK|O_NOCTTY and checked with fstat before reading: a FIFO or

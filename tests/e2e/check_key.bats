@@ -181,3 +181,25 @@ json_field() {
 	run -2 check_key --bogus
 	assert_output --partial "bogus"
 }
+
+@test "a key with options shows each option and the forced command it runs" {
+	printf 'command="echo forced",no-pty,from="10.0.0.0/8" %s\n' "$(cat "$KEYS/ed25519.pub")" >"$BATS_TEST_TMPDIR/opts"
+	run -0 check_key "$BATS_TEST_TMPDIR/opts"
+	assert_output --partial "forced command 'echo forced'"
+	assert_output --partial "from '10.0.0.0/8'"
+	assert_output --partial "no-pty"
+	assert_output --partial "every login with this key runs"
+	# The line to paste keeps the options as given.
+	[[ $(pasted_lines) == "$(cat "$BATS_TEST_TMPDIR/opts")" ]] || fail "pasted block: $(pasted_lines)"
+	run -0 check_key --json "$BATS_TEST_TMPDIR/opts"
+	[[ $(json_field 'd["keys"][0]["forced_command"]') == 'echo forced' ]] || fail "$output"
+	[[ $(json_field 'd["keys"][0]["option_list"][1]["name"]') == no-pty ]] || fail "$output"
+}
+
+@test "a cert-authority line is shown as a CA, not a login key" {
+	printf 'cert-authority,principals="alice" %s\n' "$(cat "$KEYS/ed25519.pub")" >"$BATS_TEST_TMPDIR/ca"
+	run -0 check_key "$BATS_TEST_TMPDIR/ca"
+	assert_output --partial "cert-authority"
+	assert_output --partial "certificate"
+	assert_output --partial "principals 'alice'"
+}

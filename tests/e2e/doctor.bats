@@ -172,3 +172,13 @@ refute_logs_in() {
 	run -1 in_container /usr/bin/env SSH_PORT=1 /usr/local/bin/sshboot doctor
 	assert_output --partial "FAIL  sshd listens on port $PORT, not on port 1 (SSH_PORT)"
 }
+
+@test "doctor names the password hash method the image verifies (yescrypt on Debian 12)" {
+	start_healthy
+	run -0 doctor
+	assert_output --partial 'OK    passwords are hashed with yescrypt ($y$)'
+	assert_output --partial "libcrypt.so.1"
+	run -0 doctor --json
+	/usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); c=[c for c in d["checks"] if c["id"] == "password-hash"]; assert c and "yescrypt" in c[0]["message"], c' <<<"$output" ||
+		fail "no password-hash check in: $output"
+}

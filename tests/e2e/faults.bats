@@ -62,7 +62,8 @@ assert_old_files_intact() {
 # assert_old_or_new WHAT: authorized_keys is byte for byte the old file or the
 # new one ($BATS_TEST_TMPDIR/new.authorized_keys); /etc/shadow is the old file
 # or the old file with only root's hash and change day replaced by a whole
-# SHA-512-crypt line. WHAT names the injection point in the message.
+# crypt hash (yescrypt on Debian 12, else SHA-512-crypt). WHAT names the
+# injection point in the message.
 assert_old_or_new() {
 	local what=$1 ak=$E2E_ROOT/root/.ssh/authorized_keys shadow=$E2E_ROOT/etc/shadow
 	local seen=$BATS_TEST_TMPDIR/seen
@@ -80,7 +81,7 @@ assert_old_or_new() {
 		echo shadow:new >>"$seen"
 		diff <(grep -v '^root:' "$BATS_TEST_TMPDIR/old.shadow") <(grep -v '^root:' "$shadow") ||
 			fail "after $what, other lines of /etc/shadow changed"
-		grep -qE '^root:\$6\$[^:$]+\$[./A-Za-z0-9]{86}:[0-9]+:' "$shadow" ||
+		grep -qE '^root:(\$6\$(rounds=[0-9]+\$)?[^:$]+\$[./A-Za-z0-9]{86}|\$y\$[./A-Za-z0-9]+\$[./A-Za-z0-9]+\$[./A-Za-z0-9]{43}):[0-9]+:' "$shadow" ||
 			fail "after $what, root's shadow line is not whole: $(grep '^root:' "$shadow")"
 		[[ $(stat -c '%a %u %g' "$shadow") == "$(stat -c '%a %u %g' "$BATS_TEST_TMPDIR/old.shadow")" ]] ||
 			fail "after $what, /etc/shadow's mode or owner changed"
@@ -153,6 +154,28 @@ run_killed_at() {
 	for state in authorized_keys:old authorized_keys:new shadow:old shadow:new; do
 		grep -qx "$state" "$BATS_TEST_TMPDIR/seen" || fail "no kill point left $state"
 	done
+	assert_no_secret "$PW"
+}
+
+@test "a start fsyncs authorized_keys and /etc/shadow but not the files it writes anew every start" {
+	command -v strace >/dev/null || e2e_fail_or_skip "needs strace (bash scripts/install-deps.sh installs it)"
+	old_state
+	install_sshboot
+	local port trace=$BATS_TEST_TMPDIR/trace init env=()
+	port=$(free_port)
+	mapfile -t env < <(start_env "$port")
+	# -y: each fsync with the path of its file descriptor.
+	E2E_WRAP=(strace -qq -y -o "$trace" -e trace=fsync,fdatasync)
+	start_runpod "$port" "${env[@]:3}"
+	E2E_WRAP=()
+	# strace is PID 1 and, as PID 1, ignores SIGTERM: stop sshboot, its child.
+	init=$(_e2e_init_pid || true)
+	[[ -z $init ]] || pkill -TERM -P "$init" 2>/dev/null || true
+	sshboot_stop
+	grep -q 'authorized_keys' "$trace" || fail "authorized_keys was not synced: $(cat "$trace")"
+	grep -q 'shadow' "$trace" || fail "/etc/shadow was not synced: $(cat "$trace")"
+	run grep -E 'sshd_config|sshboot-env' "$trace"
+	assert_failure
 	assert_no_secret "$PW"
 }
 

@@ -200,3 +200,25 @@ refute_logs_in() {
 	assert_logs_in "$CLIENT_KEY"
 	refute_logs_in "$KEY_B"
 }
+
+@test "a key with a forced command still logs in, runs the command, and the log names the command" {
+	start_with_key "command=\"echo forced\" $(pub)"$'\n'"from=\"127.0.0.1\",no-pty $(pub_b)"
+	run ssh_with_key "$CLIENT_KEY" "$PORT" echo asked-for
+	assert_success
+	assert_output forced
+	assert_logs_in "$KEY_B"
+	# One line per key with options, naming them; the forced command in full.
+	run grep -F "$(ssh-keygen -l -f "$CLIENT_PUB" | cut -d' ' -f2)" "$E2E_ERR"
+	assert_output --partial "forced command 'echo forced'"
+	run grep -F "$(ssh-keygen -l -f "$KEY_B.pub" | cut -d' ' -f2)" "$E2E_ERR"
+	assert_output --partial "from '127.0.0.1'"
+	assert_output --partial "no-pty"
+	assert_equal "$(grep -c 'authorized_keys options' "$E2E_ERR")" 2
+}
+
+@test "a key without options gets no options line in the log" {
+	start_with_key "$(pub)"
+	assert_logs_in
+	run grep -c 'authorized_keys options' "$E2E_ERR"
+	assert_output 0
+}

@@ -77,7 +77,7 @@ wait_for_idle_init() {
 	grep -q '^PasswordAuthentication yes' "$E2E_UPPER/etc/sshboot/sshd_config"
 	grep -q '^PermitRootLogin yes' "$E2E_UPPER/etc/sshboot/sshd_config"
 	grep -q '^PermitEmptyPasswords no' "$E2E_UPPER/etc/sshboot/sshd_config"
-	grep -q '^root:\$6\$' "$E2E_UPPER/etc/shadow"
+	grep -q '^root:\$y\$' "$E2E_UPPER/etc/shadow"
 	# Neither sshd nor the sessions see the variable.
 	run -0 ssh_key root "$port" env
 	refute_output --partial "$PW"
@@ -277,4 +277,90 @@ wait_for_idle_init() {
 	assert_failure
 	run -0 ssh_password "$pw" root "$port" echo in
 	assert_output in
+}
+
+# effective_sshd_config: `sshd -T` of sshboot's config inside the running root.
+effective_sshd_config() {
+	root_nsexec -- /usr/sbin/sshd -T -f /etc/sshboot/sshd_config -C user=root,host=client,addr=203.0.113.9
+}
+
+@test "SSH_PASSWORD is stored as yescrypt where the image's libcrypt verifies it, and the log says so" {
+	port=$(free_port)
+	start_runpod "$port" SSH_PASSWORD="$PW"
+	grep -qE '^root:\$y\$[./A-Za-z0-9]+\$[./A-Za-z0-9]+\$[./A-Za-z0-9]{43}:' "$E2E_UPPER/etc/shadow" ||
+		fail "root's hash is not yescrypt: $(cut -d: -f1,2 "$E2E_UPPER/etc/shadow" | grep '^root:' | cut -c1-12)"
+	grep -q 'password hash: yescrypt' "$E2E_ERR" || fail "the log does not name the hash method$(_e2e_dump)"
+	grep -q 'libcrypt.so.1' "$E2E_ERR" || fail "the log does not say why$(_e2e_dump)"
+	run -0 ssh_password "$PW" root "$port" echo in-by-yescrypt
+	assert_output in-by-yescrypt
+	assert_no_secret "$PW"
+}
+
+@test "with password login on, sshd limits tries and login time and keeps TCP forwarding" {
+	port=$(free_port)
+	start_runpod "$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" SSH_PASSWORD="$PW"
+	cfg=$E2E_UPPER/etc/sshboot/sshd_config
+	grep -qx 'MaxAuthTries 4' "$cfg"
+	grep -qx 'LoginGraceTime 30' "$cfg"
+	# OpenSSH 9.2 has no PerSourcePenalties (9.8 and later): not written.
+	run grep -c PerSourcePenalties "$cfg"
+	assert_output 0
+	run -0 effective_sshd_config
+	assert_line 'maxauthtries 4'
+	assert_line 'logingracetime 30'
+	assert_line 'allowtcpforwarding yes'
+	assert_line 'passwordauthentication yes'
+	# Forwarding still works with a password login: a direct-tcpip channel
+	# (ssh -W, what -L and VS Code Remote use) reaches sshd's own banner.
+	run -0 timeout 20 env SSHPASS="$PW" sshpass -e /usr/bin/ssh -F none -o StrictHostKeyChecking=no \
+		-o UserKnownHostsFile=/dev/null -o PubkeyAuthentication=no -o LogLevel=ERROR \
+		-W 127.0.0.1:"$port" -p "$port" root@127.0.0.1 </dev/null
+	assert_output --partial SSH-2.0-OpenSSH
+	run -0 ssh_key root "$port" true
+}
+
+@test "without password login, sshd keeps its default limits" {
+	port=$(free_port)
+	start_runpod "$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")"
+	run grep -cE '^(MaxAuthTries|LoginGraceTime|PerSourcePenalties)' "$E2E_UPPER/etc/sshboot/sshd_config"
+	assert_output 0
+}
+
+@test "sshboot password on a running sshboot: yescrypt in shadow, limits in its drop-in, sshd applies them" {
+	port=$(free_port)
+	start_runpod "$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")"
+	mapfile -t env < <(runpod_env "$port")
+	printf '%s\n' "$PW" | root_nsexec "${env[@]}" -- /usr/local/bin/sshboot password --stdin \
+		>"$BATS_TEST_TMPDIR/out.exec" 2>"$BATS_TEST_TMPDIR/err.exec" || {
+		cat "$BATS_TEST_TMPDIR/err.exec"
+		false
+	}
+	grep -q '^root:\$y\$' "$E2E_UPPER/etc/shadow"
+	grep -q 'password hash: yescrypt' "$BATS_TEST_TMPDIR/err.exec"
+	dropin=$E2E_UPPER/etc/sshboot/sshd_config.d/00-sshboot-password.conf
+	grep -qx 'MaxAuthTries 4' "$dropin"
+	grep -qx 'LoginGraceTime 30' "$dropin"
+	run -0 effective_sshd_config
+	assert_line 'maxauthtries 4'
+	assert_line 'allowtcpforwarding yes'
+	run -0 ssh_password "$PW" root "$port" echo in
+	assert_output in
+	assert_no_secret "$PW"
+}
+
+@test "sshboot password --hash sha512 stores SHA-512 with a high round count, and it logs in" {
+	port=$(free_port)
+	start_runpod "$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")"
+	mapfile -t env < <(runpod_env "$port")
+	printf '%s\n' "$PW" | root_nsexec "${env[@]}" -- /usr/local/bin/sshboot password --stdin --hash sha512 \
+		>"$BATS_TEST_TMPDIR/out.exec" 2>"$BATS_TEST_TMPDIR/err.exec" || {
+		cat "$BATS_TEST_TMPDIR/err.exec"
+		false
+	}
+	grep -qE '^root:\$6\$rounds=[0-9]{6,}\$' "$E2E_UPPER/etc/shadow" ||
+		fail "not SHA-512 with many rounds: $(grep '^root:' "$E2E_UPPER/etc/shadow" | cut -c1-24)"
+	grep -q 'password hash: sha512' "$BATS_TEST_TMPDIR/err.exec"
+	run -0 ssh_password "$PW" root "$port" echo in
+	assert_output in
+	assert_no_secret "$PW"
 }

@@ -100,6 +100,27 @@ TEST(check_report_text, UsableKeyShowsDetailsAndTheLineToPaste) {
     EXPECT_EQ(check_exit_code(r), 0);
 }
 
+TEST(check_report_text, ShowsEachOptionWithWhatItDoes) {
+    const auto r = parse_keys("command=\"echo forced\",no-pty " + std::string(k_ed25519));
+    const auto text = check_report_text(r);
+    EXPECT_TRUE(contains(text, "  options: forced command 'echo forced', no-pty\n")) << text;
+    EXPECT_TRUE(contains(text, "    forced command 'echo forced': every login with this key runs"))
+        << text;
+    EXPECT_TRUE(contains(text, "    no-pty: no terminal")) << text;
+    // The line to paste keeps the options.
+    EXPECT_EQ(pasted_block(text),
+              "command=\"echo forced\",no-pty " + std::string(k_ed25519) + "\n");
+}
+
+TEST(check_report_json, CarriesTheOptionListAndForcedCommand) {
+    const auto with =
+        check_report_json(parse_keys("command=\"ls\",no-pty " + std::string(k_ed25519)));
+    EXPECT_TRUE(contains(with, "\"forced_command\": \"ls\"")) << with;
+    EXPECT_TRUE(contains(with, "{\"name\": \"no-pty\", \"value\": null, ")) << with;
+    const auto without = check_report_json(parse_keys(k_ed25519));
+    EXPECT_TRUE(contains(without, "\"option_list\": [], \"forced_command\": null")) << without;
+}
+
 TEST(check_report_text, ListsRepairs) {
     // CRLF, quotes, and the type prefix left off.
     const std::string pasted =

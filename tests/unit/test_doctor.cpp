@@ -99,6 +99,9 @@ Facts healthy() {
     f.endpoint.runpod_tcp_port_22 = "40022";
     f.session_env.profile = file_info("/etc/profile.d/sshboot-env.sh", 0644);
     f.session_env.config_has_setenv = true;
+    f.password_hash = {accounts::HashMethod::Yescrypt,
+                       "/lib/x86_64-linux-gnu/libcrypt.so.1 implements yescrypt and "
+                       "/usr/sbin/sshd use libcrypt.so.1"};
     return f;
 }
 
@@ -243,6 +246,34 @@ TEST(evaluate, HealthyContainerPassesEverything) {
     const auto text = render_text(results);
     EXPECT_TRUE(contains(text, "OK    sshd installed: /usr/sbin/sshd (OpenSSH_9.2p1")) << text;
     EXPECT_TRUE(contains(text, "All checks passed.")) << text;
+}
+
+TEST(evaluate, PasswordHashMethodIsNamed) {
+    auto f = healthy();
+    auto text = render_text(evaluate(f));
+    EXPECT_TRUE(contains(text,
+                         "OK    passwords are hashed with yescrypt ($y$): "
+                         "/lib/x86_64-linux-gnu/libcrypt.so.1 implements yescrypt"))
+        << text;
+    // With a password: how it is stored, and a nudge when it is weak.
+    f.shadow_password = "$6$salt$hash";
+    f.options.password_authentication = true;
+    f.options.permit_root_login = "yes";
+    text = render_text(evaluate(f));
+    EXPECT_TRUE(contains(text,
+                         "root's password is stored as sha512 (5000 rounds) (weaker; "
+                         "sshboot password sets it again with yescrypt ($y$))"))
+        << text;
+}
+
+TEST(evaluate, YescryptHashTheImageCannotVerify) {
+    auto f = healthy();
+    f.password_hash = {accounts::HashMethod::Sha512,
+                       "/usr/sbin/sshd is not linked against libcrypt.so.1"};
+    f.shadow_password = "$y$j9T$salt$hash";
+    const auto r = the_failure(evaluate(f), "password-hash");
+    EXPECT_TRUE(contains(r.message, "cannot verify")) << r.message;
+    EXPECT_TRUE(contains(r.fix, "sshboot password")) << r.fix;
 }
 
 TEST(evaluate, SshdMissing) {

@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 
+#include "accounts/hash_method.hpp"
 #include "accounts/password.hpp"
 #include "password/live_sshd.hpp"
 #include "password/options.hpp"
@@ -49,7 +50,7 @@ TEST(hash_password, sha512_is_verified_by_crypt_r) {
     const std::string plain = "it's a \"pass\" $word with spaces";
     auto hash = accounts::hash_password(plain, accounts::HashMethod::Sha512);
     ASSERT_TRUE(hash) << hash.error().message;
-    EXPECT_EQ(hash->rfind("$6$", 0), 0u);
+    EXPECT_EQ(hash->rfind("$6$rounds=500000$", 0), 0u) << *hash;
     EXPECT_TRUE(crypt_matches(plain, *hash));
     EXPECT_FALSE(crypt_matches(plain + "x", *hash));
     EXPECT_TRUE(accounts::verify_password(plain, *hash));
@@ -115,6 +116,11 @@ TEST(parse_options, reads_flags) {
     ASSERT_TRUE(d);
     EXPECT_EQ(d->source, password::Source::Auto);
     EXPECT_FALSE(d->user);
+    EXPECT_FALSE(d->hash);  // auto: what the image verifies
+    auto a = password::parse_options({"--hash", "sha512", "--hash=auto"});
+    ASSERT_TRUE(a);
+    EXPECT_FALSE(a->hash);
+    EXPECT_FALSE(password::parse_options({"--hash", "md5"}));
 }
 
 TEST(parse_options, refuses_bad_input_without_echoing_it) {
@@ -163,4 +169,110 @@ TEST(sshd_t_values, picks_a_keyword) {
     EXPECT_EQ(password::sshd_t_values(t, "hostkey"), (std::vector<std::string>{"/a", "/b"}));
     EXPECT_EQ(password::sshd_t_values(t, "passwordauthentication").at(0), "yes");
     EXPECT_TRUE(password::sshd_t_values(t, "permitrootlogin").empty());
+}
+
+namespace {
+
+accounts::HashSupport debian12() {
+    accounts::HashSupport s;
+    s.libcrypt_path = "/lib/x86_64-linux-gnu/libcrypt.so.1";
+    s.libcrypt_has_yescrypt = true;
+    s.checkers = {{"/usr/sbin/sshd", true}, {"/lib/x86_64-linux-gnu/security/pam_unix.so", true}};
+    return s;
+}
+
+}  // namespace
+
+TEST(choose_hash_method, yescrypt_when_every_checker_uses_a_libcrypt_with_it) {
+    const auto c = accounts::choose_hash_method(debian12());
+    EXPECT_EQ(c.method, accounts::HashMethod::Yescrypt);
+    EXPECT_NE(c.reason.find("/lib/x86_64-linux-gnu/libcrypt.so.1 implements yescrypt"),
+              std::string::npos)
+        << c.reason;
+    EXPECT_NE(c.reason.find("pam_unix.so"), std::string::npos) << c.reason;
+}
+
+TEST(choose_hash_method, sha512_when_libcrypt_has_no_yescrypt) {
+    auto s = debian12();
+    s.libcrypt_has_yescrypt = false;  // glibc's own libcrypt (Ubuntu 18.04, CentOS 7)
+    const auto c = accounts::choose_hash_method(s);
+    EXPECT_EQ(c.method, accounts::HashMethod::Sha512);
+    EXPECT_NE(c.reason.find("has no yescrypt"), std::string::npos) << c.reason;
+}
+
+TEST(choose_hash_method, sha512_when_a_checker_does_not_use_libcrypt) {
+    auto s = debian12();
+    s.checkers = {{"/usr/sbin/sshd", false}};  // Alpine: musl's crypt
+    const auto c = accounts::choose_hash_method(s);
+    EXPECT_EQ(c.method, accounts::HashMethod::Sha512);
+    EXPECT_NE(c.reason.find("/usr/sbin/sshd is not linked against libcrypt.so.1"),
+              std::string::npos)
+        << c.reason;
+    // pam_unix.so with yescrypt does not help when sshd checks by itself.
+    s.checkers.push_back({"/lib/security/pam_unix.so", true});
+    EXPECT_EQ(accounts::choose_hash_method(s).method, accounts::HashMethod::Sha512);
+}
+
+TEST(choose_hash_method, sha512_without_libcrypt_or_checkers) {
+    auto s = debian12();
+    s.libcrypt_path.clear();
+    s.libcrypt_has_yescrypt = false;
+    EXPECT_EQ(accounts::choose_hash_method(s).method, accounts::HashMethod::Sha512);
+    EXPECT_EQ(accounts::choose_hash_method({}).method, accounts::HashMethod::Sha512);
+}
+
+TEST(hash_method_label, names_method_and_rounds) {
+    EXPECT_EQ(accounts::hash_method_label(accounts::HashMethod::Yescrypt), "yescrypt ($y$)");
+    EXPECT_EQ(accounts::hash_method_label(accounts::HashMethod::Sha512),
+              "sha512 ($6$, 500000 rounds)");
+}
+
+TEST(stored_hash_label, reads_the_scheme_and_rounds) {
+    EXPECT_EQ(accounts::stored_hash_label("$y$j9T$abc$def"), "yescrypt");
+    EXPECT_EQ(accounts::stored_hash_label("$6$salt$hash"), "sha512 (5000 rounds)");
+    EXPECT_EQ(accounts::stored_hash_label("$6$rounds=500000$salt$hash"), "sha512 (500000 rounds)");
+    EXPECT_EQ(accounts::stored_hash_label("$1$salt$hash"), "md5");
+    EXPECT_EQ(accounts::stored_hash_label("abcdefghijklm"), "DES");
+    EXPECT_EQ(accounts::stored_hash_label("$2b$10$x"), "bcrypt");
+    EXPECT_EQ(accounts::stored_hash_label("??"), "unknown");
+}
+
+TEST(is_weak_hash, below_what_sshboot_writes) {
+    EXPECT_TRUE(accounts::is_weak_hash("$6$salt$hash"));
+    EXPECT_TRUE(accounts::is_weak_hash("$6$rounds=100000$salt$hash"));
+    EXPECT_TRUE(accounts::is_weak_hash("$5$salt$hash"));
+    EXPECT_TRUE(accounts::is_weak_hash("$1$salt$hash"));
+    EXPECT_TRUE(accounts::is_weak_hash("abcdefghijklm"));
+    EXPECT_FALSE(accounts::is_weak_hash("$6$rounds=500000$salt$hash"));
+    EXPECT_FALSE(accounts::is_weak_hash("$6$rounds=900000$salt$hash"));
+    EXPECT_FALSE(accounts::is_weak_hash("$y$j9T$salt$hash"));
+    EXPECT_FALSE(accounts::is_weak_hash("$2b$10$x"));
+}
+
+TEST(ByteScanner, finds_needles_across_piece_boundaries) {
+    accounts::ByteScanner s({std::string("libcrypt.so.1\0", 14), "$y$"});
+    const std::string blob = std::string("xx libcrypt.so.1") + '\0' + " yy $y$ zz";
+    for (std::size_t cut = 0; cut <= blob.size(); ++cut) {
+        accounts::ByteScanner t({std::string("libcrypt.so.1\0", 14), "$y$"});
+        t.feed(std::string_view(blob).substr(0, cut));
+        t.feed(std::string_view(blob).substr(cut));
+        EXPECT_TRUE(t.all_found()) << cut;
+    }
+    s.feed("libcrypt.so.1.1.0");  // the file name, not the NUL-ended soname
+    s.feed("$");
+    s.feed("y");
+    EXPECT_FALSE(s.found(0));
+    EXPECT_FALSE(s.found(1));
+    s.feed("$");
+    EXPECT_TRUE(s.found(1));
+    EXPECT_FALSE(s.all_found());
+}
+
+TEST(detect_hash_support, reads_this_machines_libcrypt) {
+    // The build machine is Debian 12: libxcrypt with yescrypt.
+    const auto s = accounts::detect_hash_support("");
+    ASSERT_FALSE(s.libcrypt_path.empty());
+    EXPECT_TRUE(s.libcrypt_has_yescrypt) << s.libcrypt_path;
+    // No sshd given, and none under a root that does not exist.
+    EXPECT_TRUE(accounts::detect_hash_support("/usr/sbin/sshd", "/nonexistent").checkers.empty());
 }

@@ -6,6 +6,7 @@
 
 #include "sshd/config.hpp"
 #include "sshd/listen.hpp"
+#include "sshd/version.hpp"
 #include "util/fd.hpp"
 
 using namespace sshboot;
@@ -69,6 +70,58 @@ TEST(render_config, root_password_login_only_when_asked_for) {
     EXPECT_TRUE(has_line(*c, "PermitRootLogin prohibit-password"));
     p.root_password_login = true;
     EXPECT_TRUE(has_line(*sshd::render_config(p), "PermitRootLogin yes"));
+}
+
+TEST(render_config, password_login_brings_brute_force_limits) {
+    auto p = base_params();
+    auto off = sshd::render_config(p);
+    ASSERT_TRUE(off);
+    EXPECT_EQ(off->find("\nMaxAuthTries"), std::string::npos);
+    EXPECT_EQ(off->find("\nLoginGraceTime"), std::string::npos);
+    EXPECT_EQ(off->find("\nPerSourcePenalties"), std::string::npos);
+    p.password_authentication = true;
+    auto on = sshd::render_config(p);
+    ASSERT_TRUE(on);
+    EXPECT_TRUE(has_line(*on, "MaxAuthTries 4"));
+    EXPECT_TRUE(has_line(*on, "LoginGraceTime 30"));
+    EXPECT_EQ(on->find("PerSourcePenalties"), std::string::npos);  // an sshd before 9.8
+    EXPECT_TRUE(has_line(*on, "AllowTcpForwarding yes"));
+    p.per_source_penalties = true;
+    EXPECT_TRUE(has_line(*sshd::render_config(p),
+                         "PerSourcePenalties authfail:30s grace-exceeded:30s max:10m min:30s"));
+}
+
+TEST(password_limit_lines, one_line_each) {
+    EXPECT_EQ(sshd::password_limit_lines(false), "MaxAuthTries 4\nLoginGraceTime 30\n");
+    EXPECT_EQ(sshd::password_limit_lines(true),
+              "MaxAuthTries 4\nLoginGraceTime 30\n"
+              "PerSourcePenalties authfail:30s grace-exceeded:30s max:10m min:30s\n");
+}
+
+TEST(has_per_source_penalties, from_openssh_9_8) {
+    EXPECT_FALSE(sshd::has_per_source_penalties(std::nullopt));
+    EXPECT_FALSE(sshd::has_per_source_penalties(sshd::Version{9, 2}));
+    EXPECT_FALSE(sshd::has_per_source_penalties(sshd::Version{9, 7}));
+    EXPECT_TRUE(sshd::has_per_source_penalties(sshd::Version{9, 8}));
+    EXPECT_TRUE(sshd::has_per_source_penalties(sshd::Version{10, 0}));
+}
+
+TEST(read_openssh_version, finds_the_version_in_a_binary_read_in_pieces) {
+    char tmpl[] = "/tmp/sshboot-version-XXXXXX";
+    const int fd = ::mkstemp(tmpl);
+    ASSERT_GE(fd, 0);
+    // The version string straddles the first 64 KiB piece.
+    std::string bytes((64 << 10) - 10, '\0');
+    bytes += "OpenSSH_9.8p1 Debian";
+    ASSERT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+    ::close(fd);
+    const auto v = sshd::read_openssh_version(tmpl);
+    ::unlink(tmpl);
+    ASSERT_TRUE(v);
+    EXPECT_EQ(v->major, 9);
+    EXPECT_EQ(v->minor, 8);
+    EXPECT_FALSE(sshd::read_openssh_version("/nonexistent/sshd"));
+    EXPECT_FALSE(sshd::read_openssh_version(""));
 }
 
 TEST(render_config, refuses_a_path_that_would_inject_a_line) {

@@ -104,6 +104,28 @@ TEST(write_file_atomic, writes_mode_and_replaces_content) {
     EXPECT_EQ(count, 1);
 }
 
+TEST(write_file_atomic, regenerated_writes_the_same_file_without_a_temporary_left) {
+    TempDir dir;
+    const std::string path = dir.path + "/config";
+    ASSERT_TRUE(util::write_file_atomic(path, "old", 0644));
+    ASSERT_TRUE(
+        util::write_file_atomic(path, "new", 0600, std::nullopt, util::Durability::Regenerated));
+    auto text = util::read_file(path);
+    ASSERT_TRUE(text);
+    EXPECT_EQ(*text, "new");
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    int count = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path)) {
+        ++count;
+    }
+    EXPECT_EQ(count, 1);
+    // A failure still leaves the old file and no temporary.
+    EXPECT_FALSE(util::write_file_atomic(dir.path + "/missing/config", "x", 0644, std::nullopt,
+                                         util::Durability::Regenerated));
+}
+
 TEST(open_subdir_nofollow, refuses_a_symlink) {
     TempDir dir;
     ASSERT_EQ(::symlink("/etc", (dir.path + "/link").c_str()), 0);

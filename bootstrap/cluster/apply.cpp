@@ -269,7 +269,10 @@ util::Expected<ClusterIdentity> write_identity(const ClusterPlan& plan,
     const std::string cert_text = certificate_line(blob, t.self().alias());
     auto old_cert = util::read_file(out.certificate_path, 64 << 10);
     if (!old_cert || *old_cert != cert_text) {
-        if (auto st = util::write_file_atomic(out.certificate_path, cert_text, 0644); !st) {
+        // Issued again from the secret on every start: no fsync needed.
+        if (auto st = util::write_file_atomic(out.certificate_path, cert_text, 0644, std::nullopt,
+                                              util::Durability::Regenerated);
+            !st) {
             return st.error();
         }
     }

@@ -83,12 +83,19 @@ std::optional<int> parse_int(std::string_view text) {
     return value;
 }
 
+// Hostfiles and the wait state: rendered from the topology on every start, so
+// written without fsync (a power loss can only leave them old until the next
+// start), and not at all when the content is already there.
 util::Status write_system_file(const std::string& path, const std::string& content) {
+    if (auto old = util::read_file(path, content.size() + 1); old && *old == content) {
+        return util::ok();
+    }
     const auto [dir, name] = util::split_path(path);
     if (auto st = util::make_dirs(dir, 0755); !st) {
         return st;
     }
-    return util::write_file_atomic(path, content, 0644);
+    return util::write_file_atomic(path, content, 0644, std::nullopt,
+                                   util::Durability::Regenerated);
 }
 
 // Replaces `name` under the user's ~/.ssh-like directory `dirfd` with

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "cluster/registry.hpp"
 #include "cluster/secret.hpp"
 #include "cluster/wait.hpp"
 #include "doctor/doctor.hpp"
@@ -205,6 +206,7 @@ int doctor_command(const std::vector<std::string>& args, const Environment& env)
 constexpr const char* k_cluster_usage =
     "Usage: sshboot cluster secret\n"
     "       sshboot cluster wait [--timeout S]\n"
+    "       sshboot cluster register --rank R --addr HOST[:PORT]\n"
     "\n"
     "Multi-node jobs. `secret` prints a new cluster secret (its last line is the\n"
     "secret alone): give every node of the job the same one in\n"
@@ -247,9 +249,12 @@ int cluster_command(const std::vector<std::string>& args) {
     if (args[0] == "wait") {
         return cluster::wait_command(rest);
     }
+    if (args[0] == "register") {
+        return cluster::register_command(rest);
+    }
     log::error(
-        "unknown cluster command '{}': use `sshboot cluster secret` or `sshboot cluster "
-        "wait`",
+        "unknown cluster command '{}': use `sshboot cluster secret`, `sshboot cluster "
+        "wait` or `sshboot cluster register`",
         args[0].find_first_of("\r\n") == std::string::npos ? args[0] : "?");
     return 2;
 }

@@ -242,6 +242,11 @@ util::Expected<int> resolve_slots(const TopologyInput& in) {
 
 }  // namespace
 
+util::Expected<Node> parse_node_address(const std::string& variable, const std::string& entry,
+                                        std::uint16_t default_port) {
+    return parse_host_entry(variable, entry, default_port);
+}
+
 std::string Node::alias() const {
     return "node-" + std::to_string(rank);
 }

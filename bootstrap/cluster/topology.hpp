@@ -38,6 +38,11 @@ struct Topology {
 // Usage errors (exit 2) name the variable that was wrong.
 util::Expected<Topology> resolve_topology(const TopologyInput& in);
 
+// One node address as SSHBOOT_CLUSTER_HOSTS lists it: host, host:port, [v6]
+// or [v6]:port (port `default_port` when none). Errors name `variable`.
+util::Expected<Node> parse_node_address(const std::string& variable, const std::string& entry,
+                                        std::uint16_t default_port);
+
 // GPU devices (/dev/nvidia<N>) in `dev_dir`.
 int count_gpus(const std::string& dev_dir = "/dev");
 

@@ -1,0 +1,225 @@
+#include "cluster/registry.hpp"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <optional>
+
+#include "util/fs.hpp"
+#include "util/log.hpp"
+#include "util/parse.hpp"
+
+namespace sshboot::cluster {
+namespace {
+
+constexpr int k_max_nodes = 4096;
+
+std::optional<int> parse_number(std::string_view text, int max) {
+    int value = 0;
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (text.empty() || ec != std::errc{} || ptr != end || value < 0 || value > max) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+}  // namespace
+
+std::string register_usage() {
+    return "Usage: sshboot cluster register --rank R --addr HOST[:PORT] [--nodes N]\n"
+           "\n"
+           "Run on the primary node (rank 0) by each worker over SSH, where the\n"
+           "platform gives no list of the nodes (RunPod Instant Clusters): records\n"
+           "that node R is reachable at HOST:PORT (port 22 when none is given) in\n" +
+           std::string(k_registry_dir) +
+           "/R. R is 1 to N - 1; N is --nodes or NUM_NODES.\n"
+           "Exit 0 when recorded, 2 on a bad rank or address, 1 when it cannot be written.\n";
+}
+
+util::Expected<RegisterOptions> parse_register_args(const std::vector<std::string>& args) {
+    RegisterOptions o;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string arg = args[i];
+        if (arg == "-h" || arg == "--help") {
+            o.help = true;
+            continue;
+        }
+        std::string value;
+        bool have_value = false;
+        if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string::npos) {
+            value = arg.substr(eq + 1);
+            arg = arg.substr(0, eq);
+            have_value = true;
+        }
+        std::string* target = nullptr;
+        if (arg == "--rank") {
+            target = &o.rank;
+        } else if (arg == "--addr") {
+            target = &o.addr;
+        } else if (arg == "--nodes") {
+            target = &o.num_nodes;
+        } else if (arg == "--dir") {
+            target = &o.dir;
+        } else {
+            return util::make_error("cluster register: unknown argument " +
+                                    util::quoted_for_log(arg) + " (see --help)");
+        }
+        if (!have_value) {
+            if (i + 1 >= args.size()) {
+                return util::make_error("cluster register: " + arg + " needs a value");
+            }
+            value = args[++i];
+        }
+        *target = value;
+    }
+    return o;
+}
+
+util::Expected<Node> validate_registration(std::string_view rank, const std::string& addr,
+                                           std::string_view num_nodes) {
+    auto n = parse_number(num_nodes, k_max_nodes);
+    if (!n || *n < 1) {
+        return util::make_error("cluster register: NUM_NODES=" + util::quoted_for_log(num_nodes) +
+                                " is not a node count (1 to " + std::to_string(k_max_nodes) +
+                                "): pass --nodes N");
+    }
+    auto r = parse_number(rank, k_max_nodes);
+    if (!r) {
+        return util::make_error("cluster register: --rank " + util::quoted_for_log(rank) +
+                                " is not a rank (1, 2, ...)");
+    }
+    if (*r == 0 || *r >= *n) {
+        return util::make_error("cluster register: --rank " + std::to_string(*r) +
+                                " is out of range: workers are ranks 1 to " +
+                                std::to_string(*n - 1) + " of NUM_NODES=" + std::to_string(*n) +
+                                " (rank 0 is this node)");
+    }
+    if (addr.empty()) {
+        return util::make_error("cluster register: --addr is missing: give HOST[:PORT]");
+    }
+    auto node = parse_node_address("--addr", addr, 22);
+    if (!node) {
+        return util::make_error("cluster register: " + node.error().message);
+    }
+    node->rank = *r;
+    return node;
+}
+
+std::string render_registration(const Node& node) {
+    return std::to_string(node.rank) + " " + std::to_string(node.port) + " " + node.host + "\n";
+}
+
+util::Expected<Node> parse_registration(std::string_view text) {
+    std::string line(text.substr(0, text.find('\n')));
+    const auto a = line.find(' ');
+    const auto b = a == std::string::npos ? a : line.find(' ', a + 1);
+    if (b == std::string::npos) {
+        return util::make_error("registration " + util::quoted_for_log(line) +
+                                ": expected '<rank> <port> <host>'");
+    }
+    auto rank = parse_number(std::string_view(line).substr(0, a), k_max_nodes);
+    auto port = util::parse_port(line.substr(a + 1, b - a - 1));
+    if (!rank || !port) {
+        return util::make_error("registration " + util::quoted_for_log(line) +
+                                ": bad rank or port");
+    }
+    auto node = parse_node_address("registration", line.substr(b + 1), *port);
+    if (!node || node->port != *port) {
+        return util::make_error("registration " + util::quoted_for_log(line) + ": bad host");
+    }
+    node->rank = *rank;
+    return node;
+}
+
+std::vector<Node> merge_registrations(const Node& primary, const std::vector<Node>& registered,
+                                      int num_nodes) {
+    std::map<int, Node> by_rank;
+    Node p = primary;
+    p.rank = 0;
+    by_rank[0] = p;
+    for (const Node& n : registered) {
+        if (n.rank >= 1 && n.rank < num_nodes) {
+            by_rank[n.rank] = n;  // a later registration of a rank replaces it
+        }
+    }
+    std::vector<Node> out;
+    for (auto& [rank, node] : by_rank) {
+        out.push_back(node);
+    }
+    return out;
+}
+
+std::vector<Node> read_registry(const std::string& dir) {
+    std::vector<Node> out;
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) {
+        return out;
+    }
+    std::vector<std::string> names;
+    while (const dirent* e = ::readdir(d)) {
+        const std::string name = e->d_name;
+        if (parse_number(name, k_max_nodes)) {
+            names.push_back(name);
+        }
+    }
+    ::closedir(d);
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) {
+        auto text = util::read_file(dir + "/" + name, 4096);
+        if (!text) {
+            continue;
+        }
+        auto node = parse_registration(*text);
+        if (node && std::to_string(node->rank) == name) {
+            out.push_back(*node);
+        }
+    }
+    return out;
+}
+
+int register_command(const std::vector<std::string>& args) {
+    auto o = parse_register_args(args);
+    if (!o) {
+        log::error("{}", o.error().message);
+        return 2;
+    }
+    if (o->help) {
+        std::fputs(register_usage().c_str(), stdout);
+        return 0;
+    }
+    std::string num_nodes = o->num_nodes;
+    if (num_nodes.empty()) {
+        const char* env = std::getenv("NUM_NODES");
+        num_nodes = env == nullptr ? "" : env;
+    }
+    auto node = validate_registration(o->rank, o->addr, num_nodes);
+    if (!node) {
+        log::error("{}", node.error().message);
+        return 2;
+    }
+    if (::mkdir(o->dir.c_str(), 0755) != 0 && errno != EEXIST) {
+        log::error("cluster register: cannot create {}: {}", o->dir, std::strerror(errno));
+        return 1;
+    }
+    const std::string path = o->dir + "/" + std::to_string(node->rank);
+    // Registered again by the worker after a restart: no fsync needed.
+    if (auto st = util::write_file_atomic(path, render_registration(*node), 0644, std::nullopt,
+                                          util::Durability::Regenerated);
+        !st) {
+        log::error("cluster register: {}", st.error().message);
+        return 1;
+    }
+    std::printf("registered %s at %s port %u\n", node->alias().c_str(), node->host.c_str(),
+                static_cast<unsigned>(node->port));
+    return 0;
+}
+
+}  // namespace sshboot::cluster

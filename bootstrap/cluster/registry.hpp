@@ -1,0 +1,54 @@
+// Peer discovery where the platform gives no node list (RunPod Instant
+// Clusters: NODE_RANK, NUM_NODES, NODE_ADDR, PRIMARY_ADDR only). Each worker
+// logs in to the primary (rank 0) and runs `sshboot cluster register --rank R
+// --addr A[:P]`; the primary keeps one file per registered node under
+// k_registry_dir, and the node list is the primary plus the files there.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cluster/topology.hpp"
+#include "util/expected.hpp"
+
+namespace sshboot::cluster {
+
+inline constexpr std::string_view k_registry_dir = "/run/sshboot/cluster.d";
+
+struct RegisterOptions {
+    std::string rank;       // --rank R
+    std::string addr;       // --addr host[:port]
+    std::string num_nodes;  // --nodes N, else NUM_NODES
+    std::string dir = std::string(k_registry_dir);
+    bool help = false;
+};
+
+// --rank R, --addr A[:P], --nodes N, --dir DIR, -h/--help (also --x=value).
+util::Expected<RegisterOptions> parse_register_args(const std::vector<std::string>& args);
+
+// Checks a registration: rank 1 to num_nodes - 1 (rank 0 is the primary
+// itself), an address as SSHBOOT_CLUSTER_HOSTS takes it (port 22 when none).
+// Errors are usage errors naming what was wrong.
+util::Expected<Node> validate_registration(std::string_view rank, const std::string& addr,
+                                           std::string_view num_nodes);
+
+// One registry file's content ("<rank> <port> <host>\n") and back.
+std::string render_registration(const Node& node);
+util::Expected<Node> parse_registration(std::string_view text);
+
+// The nodes known so far: `primary` (rank 0) and the registered ones, in rank
+// order, ranks outside 1 to num_nodes - 1 left out.
+std::vector<Node> merge_registrations(const Node& primary, const std::vector<Node>& registered,
+                                      int num_nodes);
+
+// The registry files in `dir`, parsed; unreadable or malformed ones skipped.
+std::vector<Node> read_registry(const std::string& dir);
+
+std::string register_usage();
+
+// `sshboot cluster register ...`: writes `dir`/<rank> atomically. Exit 0 on
+// success, 2 on a usage error, 1 when the file cannot be written.
+int register_command(const std::vector<std::string>& args);
+
+}  // namespace sshboot::cluster

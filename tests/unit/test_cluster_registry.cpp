@@ -1,0 +1,92 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
+#include "cluster/registry.hpp"
+
+using namespace sshboot;
+
+TEST(parse_register_args, both_forms_and_help) {
+    auto o = cluster::parse_register_args({"--rank", "2", "--addr=10.0.0.3:2222", "--nodes", "3"});
+    ASSERT_TRUE(o);
+    EXPECT_EQ(o->rank, "2");
+    EXPECT_EQ(o->addr, "10.0.0.3:2222");
+    EXPECT_EQ(o->num_nodes, "3");
+    EXPECT_EQ(o->dir, "/run/sshboot/cluster.d");
+    EXPECT_TRUE(cluster::parse_register_args({"--help"})->help);
+    EXPECT_FALSE(cluster::parse_register_args({"--bogus", "1"}));
+    EXPECT_FALSE(cluster::parse_register_args({"--rank"}));
+}
+
+TEST(validate_registration, accepts_workers_with_or_without_port) {
+    auto n = cluster::validate_registration("1", "10.65.0.2", "3");
+    ASSERT_TRUE(n);
+    EXPECT_EQ(n->rank, 1);
+    EXPECT_EQ(n->host, "10.65.0.2");
+    EXPECT_EQ(n->port, 22);
+    n = cluster::validate_registration("2", "[fd00::3]:2200", "3");
+    ASSERT_TRUE(n);
+    EXPECT_EQ(n->host, "fd00::3");
+    EXPECT_EQ(n->port, 2200);
+}
+
+TEST(validate_registration, refuses_ranks_outside_num_nodes) {
+    for (const char* rank : {"0", "3", "99", "-1", "x", ""}) {
+        auto n = cluster::validate_registration(rank, "10.0.0.2", "3");
+        EXPECT_FALSE(n) << rank;
+    }
+    auto n = cluster::validate_registration("3", "10.0.0.2", "3");
+    ASSERT_FALSE(n);
+    EXPECT_NE(n.error().message.find("ranks 1 to 2"), std::string::npos) << n.error().message;
+}
+
+TEST(validate_registration, refuses_bad_addresses_and_counts) {
+    for (const char* addr :
+         {"", "-oProxyCommand=x", "a b", "host:", "host:0", "host:70000", "[fd00::1", "h;rm"}) {
+        EXPECT_FALSE(cluster::validate_registration("1", addr, "3")) << addr;
+    }
+    EXPECT_FALSE(cluster::validate_registration("1", "10.0.0.2", ""));
+    EXPECT_FALSE(cluster::validate_registration("1", "10.0.0.2", "0"));
+    EXPECT_FALSE(cluster::validate_registration("1", "10.0.0.2", "many"));
+}
+
+TEST(registration, renders_and_parses_back) {
+    cluster::Node n{2, "10.0.0.3", 2222};
+    EXPECT_EQ(cluster::render_registration(n), "2 2222 10.0.0.3\n");
+    auto back = cluster::parse_registration(cluster::render_registration(n));
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->rank, 2);
+    EXPECT_EQ(back->host, "10.0.0.3");
+    EXPECT_EQ(back->port, 2222);
+    EXPECT_FALSE(cluster::parse_registration("2 2222"));
+    EXPECT_FALSE(cluster::parse_registration("2 0 h"));
+    EXPECT_FALSE(cluster::parse_registration("2 22 h;x"));
+}
+
+TEST(merge_registrations, primary_first_then_ranks_in_order) {
+    cluster::Node primary{0, "10.0.0.1", 22};
+    auto nodes = cluster::merge_registrations(
+        primary, {{2, "10.0.0.3", 22}, {7, "10.0.0.9", 22}, {1, "10.0.0.2", 22}}, 3);
+    ASSERT_EQ(nodes.size(), 3u);
+    EXPECT_EQ(nodes[0].host, "10.0.0.1");
+    EXPECT_EQ(nodes[1].rank, 1);
+    EXPECT_EQ(nodes[2].rank, 2);
+}
+
+TEST(read_registry, reads_rank_files_and_skips_the_rest) {
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("sshboot-registry-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "1") << "1 22 10.0.0.2\n";
+    std::ofstream(dir / "2") << "1 22 10.0.0.3\n";  // rank does not match the name
+    std::ofstream(dir / "3") << "garbage\n";
+    std::ofstream(dir / ".tmp") << "4 22 10.0.0.5\n";
+    auto nodes = cluster::read_registry(dir.string());
+    std::filesystem::remove_all(dir);
+    ASSERT_EQ(nodes.size(), 1u);
+    EXPECT_EQ(nodes[0].rank, 1);
+    EXPECT_EQ(nodes[0].host, "10.0.0.2");
+}

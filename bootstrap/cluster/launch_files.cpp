@@ -257,7 +257,7 @@ std::vector<std::string> session_entries(const LaunchPaths& paths, const std::st
 }
 
 std::vector<std::string> launch_hint(const Topology& t, const LaunchPaths& paths) {
-    const std::size_t n = t.nodes.size();
+    const auto n = static_cast<std::size_t>(t.node_count());
     std::vector<std::string> out = {"Cluster: " + std::to_string(n) + " node(s) from " + t.source +
                                     ", this is " + t.self().alias() +
                                     "; peers are node-0 to node-" + std::to_string(n - 1) +
@@ -273,12 +273,25 @@ std::vector<std::string> launch_hint(const Topology& t, const LaunchPaths& paths
     return out;
 }
 
+const Node* ClusterState::self() const {
+    for (const Node& n : nodes) {
+        if (n.rank == rank) {
+            return &n;
+        }
+    }
+    return nullptr;
+}
+
 std::string render_state(const ClusterState& s) {
     std::string out = "# sshboot cluster state, read by `sshboot cluster wait`\n";
     out += "rank " + std::to_string(s.rank) + "\n";
     out += "user " + s.user + "\n";
     out += "identity " + s.identity_file + "\n";
     out += "known_hosts " + s.known_hosts + "\n";
+    out += "slots " + std::to_string(s.slots) + "\n";
+    if (s.expect > 0) {
+        out += "expect " + std::to_string(s.expect) + "\n";
+    }
     for (const Node& n : s.nodes) {
         out +=
             "node " + std::to_string(n.rank) + " " + std::to_string(n.port) + " " + n.host + "\n";
@@ -317,20 +330,28 @@ util::Expected<ClusterState> parse_state(std::string_view text) {
             s.identity_file = value;
         } else if (key == "known_hosts") {
             s.known_hosts = value;
+        } else if (key == "slots" || key == "expect") {
+            auto v = parse_int(value);
+            if (!v || *v < 1) {
+                return bad();
+            }
+            (key == "slots" ? s.slots : s.expect) = *v;
         } else if (key == "node") {
             std::istringstream fields(value);
             std::string rank, port, host;
             fields >> rank >> port >> host;
             auto r = parse_int(rank);
             auto p = util::parse_port(port);
-            if (!r || !p || host.empty() || *r != static_cast<int>(s.nodes.size())) {
+            // Ranks in order; with RunPod's discovery some may be missing.
+            if (!r || !p || host.empty() ||
+                (s.expect == 0 && *r != static_cast<int>(s.nodes.size())) ||
+                (!s.nodes.empty() && *r <= s.nodes.back().rank)) {
                 return bad();
             }
             s.nodes.push_back(Node{*r, host, *p});
         }  // unknown keys: written by a newer version
     }
-    if (!have_rank || s.user.empty() || s.nodes.empty() ||
-        static_cast<std::size_t>(s.rank) >= s.nodes.size()) {
+    if (!have_rank || s.user.empty() || s.nodes.empty() || s.self() == nullptr) {
         return util::make_error("incomplete (no rank, user or nodes)");
     }
     return s;
@@ -370,7 +391,8 @@ util::Expected<std::vector<std::string>> write_launch_files(
         }
     }
     const std::string ssh_dir_path = user.home + "/.ssh";
-    ClusterState state{t.rank, user.name, identity_file, ssh_dir_path + "/known_hosts", t.nodes};
+    ClusterState state{t.rank,  user.name, identity_file, ssh_dir_path + "/known_hosts",
+                       t.nodes, t.slots,   t.expected};
     if (auto st = write_system_file(paths.state_file, render_state(state)); !st) {
         log::warn("cluster: cannot write {}: {}; `sshboot cluster wait` will not work here",
                   paths.state_file, st.error().message);

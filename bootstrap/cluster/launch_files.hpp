@@ -79,7 +79,11 @@ struct ClusterState {
     std::string user;
     std::string identity_file;
     std::string known_hosts;  // the user's, holding the @cert-authority line
-    std::vector<Node> nodes;
+    std::vector<Node> nodes;  // in rank order; with RunPod's discovery, those known so far
+    int slots = 1;
+    int expect = 0;  // nodes in the job when `nodes` may lack some (RunPod); 0 = nodes.size()
+    const Node* self() const;
+    int node_count() const { return expect > 0 ? expect : static_cast<int>(nodes.size()); }
 };
 
 std::string render_state(const ClusterState& s);

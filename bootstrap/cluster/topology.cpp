@@ -240,7 +240,80 @@ util::Expected<int> resolve_slots(const TopologyInput& in) {
     return std::max(gpus, 1);
 }
 
+// RunPod Instant Clusters give no peer list: the primary (rank 0) knows
+// itself and the workers that registered with it; a worker the primary and
+// itself. All nodes listen on this node's SSH_PORT.
+util::Expected<Topology> resolve_runpod(const TopologyInput& in, const std::optional<Rank>& rank) {
+    const std::string count_text = trim(env_value(in, "NUM_NODES"));
+    auto count = parse_count(count_text, k_max_nodes);
+    if (!count || *count < 1) {
+        return usage("NUM_NODES", count_text,
+                     "not a node count (1 to " + std::to_string(k_max_nodes) + ")");
+    }
+    if (!rank) {
+        return util::make_error(
+            "RunPod Instant Cluster: NODE_RANK is not set: set it (or SSHBOOT_CLUSTER_RANK) to "
+            "this node's rank, 0 to " +
+            std::to_string(*count - 1));
+    }
+    if (rank->value >= *count) {
+        return util::make_error("rank " + std::to_string(rank->value) + " (from " + rank->variable +
+                                ") is out of range: NUM_NODES=" + std::to_string(*count) +
+                                " gives ranks 0 to " + std::to_string(*count - 1));
+    }
+    const std::string primary_addr = trim(env_value(in, "PRIMARY_ADDR"));
+    const std::string node_addr = trim(env_value(in, "NODE_ADDR"));
+    if (primary_addr.empty() || (rank->value != 0 && node_addr.empty())) {
+        return util::make_error(
+            "RunPod Instant Cluster: set PRIMARY_ADDR (the rank 0 node's address) and NODE_ADDR "
+            "(this node's) on every node, or list the nodes in SSHBOOT_CLUSTER_HOSTS");
+    }
+    auto primary = parse_host_entry("PRIMARY_ADDR", primary_addr, in.ssh_port);
+    if (!primary) {
+        return primary.error();
+    }
+    primary->rank = 0;
+    Topology t;
+    t.rank = rank->value;
+    t.expected = *count;
+    t.source = "RunPod";
+    t.nodes.push_back(*primary);
+    if (rank->value == 0) {
+        for (const Node& n : in.registered) {
+            if (n.rank >= 1 && n.rank < *count &&
+                std::none_of(t.nodes.begin(), t.nodes.end(),
+                             [&](const Node& k) { return k.rank == n.rank; })) {
+                t.nodes.push_back(n);
+            }
+        }
+        std::sort(t.nodes.begin(), t.nodes.end(),
+                  [](const Node& a, const Node& b) { return a.rank < b.rank; });
+    } else {
+        auto self = parse_host_entry("NODE_ADDR", node_addr, in.ssh_port);
+        if (!self) {
+            return self.error();
+        }
+        self->rank = rank->value;
+        t.nodes.push_back(*self);
+    }
+    auto slots = resolve_slots(in);
+    if (!slots) {
+        return slots.error();
+    }
+    t.slots = *slots;
+    return t;
+}
+
 }  // namespace
+
+const Node& Topology::self() const {
+    for (const Node& n : nodes) {
+        if (n.rank == rank) {
+            return n;
+        }
+    }
+    return nodes.at(static_cast<std::size_t>(rank));
+}
 
 util::Expected<Node> parse_node_address(const std::string& variable, const std::string& entry,
                                         std::uint16_t default_port) {
@@ -305,12 +378,7 @@ util::Expected<Topology> resolve_topology(const TopologyInput& in) {
     } else if (!trim(env_value(in, "NUM_NODES")).empty() &&
                (!trim(env_value(in, "NODE_ADDR")).empty() ||
                 !trim(env_value(in, "PRIMARY_ADDR")).empty())) {
-        return util::make_error(
-            "RunPod Instant Cluster (NUM_NODES=" +
-            util::quoted_for_log(env_value(in, "NUM_NODES")) +
-            ") gives no list of the other nodes: set SSHBOOT_CLUSTER_HOSTS on every node to the "
-            "nodes' NODE_ADDR values in NODE_RANK order, comma-separated (this node is " +
-            util::quoted_for_log(env_value(in, "NODE_ADDR")) + ")");
+        return resolve_runpod(in, *rank);
     } else {
         return util::make_error(
             "cluster mode needs the list of nodes: set SSHBOOT_CLUSTER_HOSTS (host[:port] of "

@@ -25,14 +25,20 @@ struct TopologyInput {
     std::string hostname;                    // this node's hostname (StatefulSet ordinal)
     std::map<std::string, std::string> env;  // whole environment (platform variables)
     int gpus = -1;                           // GPUs on this node; -1 = count /dev/nvidia<N>
+    std::vector<Node> registered;            // RunPod primary: workers registered so far
 };
 
 struct Topology {
     int rank = 0;
-    std::vector<Node> nodes;  // in rank order; nodes[rank] is this node
-    int slots = 1;            // processes per node for hostfiles
-    std::string source;       // e.g. "SSHBOOT_CLUSTER_HOSTS", "SkyPilot", "Kubernetes", "RunPod"
-    const Node& self() const { return nodes.at(static_cast<std::size_t>(rank)); }
+    // In rank order. Every node when the platform lists them; with RunPod's
+    // discovery, the nodes known so far: on the primary itself and the
+    // workers registered so far, on a worker the primary and itself.
+    std::vector<Node> nodes;
+    int slots = 1;       // processes per node for hostfiles
+    int expected = 0;    // nodes in the job (RunPod's NUM_NODES); 0 = nodes.size()
+    std::string source;  // e.g. "SSHBOOT_CLUSTER_HOSTS", "SkyPilot", "Kubernetes", "RunPod"
+    const Node& self() const;
+    int node_count() const { return expected > 0 ? expected : static_cast<int>(nodes.size()); }
 };
 
 // Usage errors (exit 2) name the variable that was wrong.

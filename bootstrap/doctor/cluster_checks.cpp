@@ -128,7 +128,7 @@ CheckResult check_certificate(const ClusterFacts& f) {
         return fail(id, path + " is a user certificate, not a host certificate",
                     "remove it and " + restart);
     }
-    const auto& self = f.state->nodes.at(static_cast<std::size_t>(f.state->rank));
+    const auto& self = *f.state->self();
     std::vector<std::string> missing;
     for (const auto& name : {self.alias(), self.host}) {
         if (std::find(c.principals.begin(), c.principals.end(), name) == c.principals.end() &&

@@ -280,3 +280,27 @@ TEST(render_ssh_config_block, a_literal_percent_is_escaped_for_ssh_tokens) {
     EXPECT_NE(std::find(lines.begin(), lines.end(), "    IdentityFile /home/alice/.ssh/k%%1"),
               lines.end());
 }
+
+TEST(cluster_state, runpod_state_keeps_missing_ranks_and_the_expected_count) {
+    cluster::ClusterState s{0,
+                            "root",
+                            "/root/.ssh/id_ed25519",
+                            "/root/.ssh/known_hosts",
+                            {{0, "10.65.0.2", 22}, {2, "10.65.0.4", 22}},
+                            4,
+                            3};
+    auto back = cluster::parse_state(cluster::render_state(s));
+    ASSERT_TRUE(back) << back.error().message;
+    ASSERT_EQ(back->nodes.size(), 2u);
+    EXPECT_EQ(back->nodes[1].rank, 2);
+    EXPECT_EQ(back->slots, 4);
+    EXPECT_EQ(back->expect, 3);
+    EXPECT_EQ(back->node_count(), 3);
+    // Without an expected count the ranks must be 0, 1, 2, ...
+    s.expect = 0;
+    EXPECT_FALSE(cluster::parse_state(cluster::render_state(s)));
+    // Ranks out of order are refused either way.
+    s.expect = 3;
+    s.nodes = {{0, "a", 22}, {2, "c", 22}, {1, "b", 22}};
+    EXPECT_FALSE(cluster::parse_state(cluster::render_state(s)));
+}

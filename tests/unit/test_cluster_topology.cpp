@@ -178,22 +178,72 @@ TEST(cluster_topology, kubernetes_pattern_errors_name_the_variable) {
     }
 }
 
-TEST(cluster_topology, runpod_without_peer_list_says_what_to_set) {
+TEST(cluster_topology, runpod_primary_knows_itself_and_registered_workers) {
     auto in = input("", "");
+    in.ssh_port = 2200;
     in.env["NODE_RANK"] = "0";
-    in.env["NUM_NODES"] = "2";
+    in.env["NUM_NODES"] = "3";
     in.env["NODE_ADDR"] = "10.65.0.2";
     in.env["PRIMARY_ADDR"] = "10.65.0.2";
-    const std::string msg = error_of(in);
-    EXPECT_NE(msg.find("RunPod"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("SSHBOOT_CLUSTER_HOSTS"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("NODE_ADDR"), std::string::npos) << msg;
-
-    in.hosts = "10.65.0.2,10.65.0.3";
     in.env["NUM_TRAINERS"] = "4";
     auto t = cluster::resolve_topology(in);
     ASSERT_TRUE(t) << t.error().message;
+    EXPECT_EQ(t->source, "RunPod");
+    EXPECT_EQ(t->expected, 3);
+    EXPECT_EQ(t->node_count(), 3);
     EXPECT_EQ(t->slots, 4);
+    ASSERT_EQ(t->nodes.size(), 1u);
+    EXPECT_EQ(t->self().host, "10.65.0.2");
+    EXPECT_EQ(t->self().port, 2200);
+
+    // Registered workers, in rank order; ranks outside NUM_NODES left out.
+    in.registered = {{2, "10.65.0.4", 22}, {5, "10.65.0.9", 22}, {1, "10.65.0.3", 22}};
+    t = cluster::resolve_topology(in);
+    ASSERT_TRUE(t) << t.error().message;
+    ASSERT_EQ(t->nodes.size(), 3u);
+    EXPECT_EQ(t->nodes[1].rank, 1);
+    EXPECT_EQ(t->nodes[2].host, "10.65.0.4");
+}
+
+TEST(cluster_topology, runpod_worker_knows_primary_and_itself) {
+    auto in = input("", "");
+    in.env["NODE_RANK"] = "2";
+    in.env["NUM_NODES"] = "3";
+    in.env["NODE_ADDR"] = "10.65.0.4";
+    in.env["PRIMARY_ADDR"] = "10.65.0.2";
+    auto t = cluster::resolve_topology(in);
+    ASSERT_TRUE(t) << t.error().message;
+    ASSERT_EQ(t->nodes.size(), 2u);
+    EXPECT_EQ(t->nodes[0].host, "10.65.0.2");
+    EXPECT_EQ(t->self().rank, 2);
+    EXPECT_EQ(t->self().host, "10.65.0.4");
+    const auto principals = cluster::host_principals(*t, "");
+    EXPECT_NE(std::find(principals.begin(), principals.end(), "10.65.0.4"), principals.end());
+}
+
+TEST(cluster_topology, runpod_bad_values_are_named) {
+    auto in = input("", "");
+    in.env["NODE_RANK"] = "3";
+    in.env["NUM_NODES"] = "3";
+    in.env["NODE_ADDR"] = "10.65.0.4";
+    in.env["PRIMARY_ADDR"] = "10.65.0.2";
+    EXPECT_NE(error_of(in).find("NUM_NODES=3"), std::string::npos) << error_of(in);
+    in.env["NODE_RANK"] = "1";
+    in.env["PRIMARY_ADDR"] = "bad addr";
+    EXPECT_NE(error_of(in).find("PRIMARY_ADDR"), std::string::npos) << error_of(in);
+    in.env["PRIMARY_ADDR"] = "10.65.0.2";
+    in.env["NUM_NODES"] = "x";
+    EXPECT_NE(error_of(in).find("NUM_NODES"), std::string::npos) << error_of(in);
+    in.env["NUM_NODES"] = "3";
+    in.env.erase("NODE_ADDR");
+    EXPECT_NE(error_of(in).find("NODE_ADDR"), std::string::npos) << error_of(in);
+
+    // A listed node set still wins.
+    in.hosts = "10.65.0.2,10.65.0.3";
+    in.env["NODE_ADDR"] = "10.65.0.3";
+    auto t = cluster::resolve_topology(in);
+    ASSERT_TRUE(t) << t.error().message;
+    EXPECT_EQ(t->source, "SSHBOOT_CLUSTER_HOSTS");
 }
 
 TEST(cluster_topology, no_node_list_says_what_to_set) {

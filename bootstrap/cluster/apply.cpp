@@ -9,6 +9,7 @@
 
 #include "cluster/certificate.hpp"
 #include "cluster/derive.hpp"
+#include "cluster/registry.hpp"
 #include "cluster/secret.hpp"
 #include "keys/authorized_keys.hpp"
 #include "keys/fingerprint.hpp"
@@ -111,6 +112,8 @@ util::Expected<ClusterPlan> plan_cluster(const ClusterOptions& options) {
     in.ssh_port = options.ssh_port;
     in.hostname = options.hostname;
     in.env = options.env;
+    // RunPod: the workers that registered before a restart of the primary.
+    in.registered = read_registry(std::string(k_registry_dir));
     auto topology = resolve_topology(in);
     if (!topology) {
         sodium_memzero(secret.data(), secret.size());

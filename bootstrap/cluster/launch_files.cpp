@@ -414,4 +414,53 @@ util::Expected<std::vector<std::string>> write_launch_files(
     return entries;
 }
 
+util::Status rewrite_node_files(const ClusterState& state, const LaunchPaths& paths) {
+    Topology t;
+    t.rank = state.rank;
+    t.nodes = state.nodes;
+    t.slots = state.slots;
+    t.expected = state.expect;
+    t.source = "RunPod";
+    for (const auto& [path, content] :
+         {std::pair{paths.hostfile, render_slots_hostfile(t)},
+          std::pair{paths.openmpi_hostfile, render_slots_hostfile(t)},
+          std::pair{paths.mpich_hostfile, render_mpich_hostfile(t)}}) {
+        if (auto st = write_system_file(path, content); !st) {
+            return util::make_error(path + ": " + st.error().message);
+        }
+    }
+    if (auto st = write_system_file(paths.state_file, render_state(state)); !st) {
+        return util::make_error(paths.state_file + ": " + st.error().message);
+    }
+    auto user = accounts::lookup_user(state.user);
+    if (!user || !*user) {
+        return util::make_error("user " + util::quoted_for_log(state.user) + " not found");
+    }
+    const accounts::PasswdEntry& u = **user;
+    auto home = util::open_dir(u.home);
+    if (!home) {
+        return home.error();
+    }
+    auto ssh_dir =
+        util::open_subdir_nofollow(home->get(), ".ssh", 0700, util::FileOwner{u.uid, u.gid});
+    if (!ssh_dir) {
+        return util::make_error(u.home + "/" + ssh_dir.error().message);
+    }
+    std::string existing;
+    struct stat st {};
+    if (::fstatat(ssh_dir->get(), "config", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (!S_ISREG(st.st_mode)) {
+            return util::make_error(u.home + "/.ssh/config is not a regular file (a symlink?)");
+        }
+        auto text = util::read_file_at(ssh_dir->get(), "config");
+        if (!text) {
+            return text.error();
+        }
+        existing = std::move(*text);
+    }
+    return write_user_file(
+        ssh_dir->get(), u.home + "/.ssh/config", "config",
+        merge_ssh_config(existing, render_ssh_config_block(t, u.name, state.identity_file)), u);
+}
+
 }  // namespace sshboot::cluster

@@ -87,6 +87,11 @@ struct ClusterState {
 };
 
 std::string render_state(const ClusterState& s);
+
+// On the primary of a cluster without a node list: rewrites the hostfiles,
+// the state and the user's ~/.ssh/config block for `state`'s nodes (the
+// ones registered so far). ~/.deepspeed_env is left as the start wrote it.
+util::Status rewrite_node_files(const ClusterState& state, const LaunchPaths& paths = {});
 util::Expected<ClusterState> parse_state(std::string_view text);
 
 }  // namespace sshboot::cluster

@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 
+#include "cluster/launch_files.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
 #include "util/parse.hpp"
@@ -68,6 +69,8 @@ util::Expected<RegisterOptions> parse_register_args(const std::vector<std::strin
             target = &o.num_nodes;
         } else if (arg == "--dir") {
             target = &o.dir;
+        } else if (arg == "--state") {
+            target = &o.state_file;
         } else {
             return util::make_error("cluster register: unknown argument " +
                                     util::quoted_for_log(arg) + " (see --help)");
@@ -216,6 +219,21 @@ int register_command(const std::vector<std::string>& args) {
         !st) {
         log::error("cluster register: {}", st.error().message);
         return 1;
+    }
+    // The primary's launch files now name the new node.
+    if (auto text = util::read_file(o->state_file, 1 << 20); text) {
+        auto state = parse_state(*text);
+        if (state && state->rank == 0 && state->expect > 0) {
+            state->nodes =
+                merge_registrations(state->nodes.front(), read_registry(o->dir), state->expect);
+            LaunchPaths paths;
+            paths.state_file = o->state_file;
+            if (auto st = rewrite_node_files(*state, paths); !st) {
+                log::error("cluster register: recorded {}, but cannot update the launch files: {}",
+                           path, st.error().message);
+                return 1;
+            }
+        }
     }
     std::printf("registered %s at %s port %u\n", node->alias().c_str(), node->host.c_str(),
                 static_cast<unsigned>(node->port));

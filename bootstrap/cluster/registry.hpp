@@ -21,10 +21,11 @@ struct RegisterOptions {
     std::string addr;       // --addr host[:port]
     std::string num_nodes;  // --nodes N, else NUM_NODES
     std::string dir = std::string(k_registry_dir);
+    std::string state_file = "/run/sshboot/cluster";
     bool help = false;
 };
 
-// --rank R, --addr A[:P], --nodes N, --dir DIR, -h/--help (also --x=value).
+// --rank R, --addr A[:P], --nodes N, --dir DIR, --state FILE, -h/--help (also --x=value).
 util::Expected<RegisterOptions> parse_register_args(const std::vector<std::string>& args);
 
 // Checks a registration: rank 1 to num_nodes - 1 (rank 0 is the primary
@@ -47,8 +48,10 @@ std::vector<Node> read_registry(const std::string& dir);
 
 std::string register_usage();
 
-// `sshboot cluster register ...`: writes `dir`/<rank> atomically. Exit 0 on
-// success, 2 on a usage error, 1 when the file cannot be written.
+// `sshboot cluster register ...`: writes `dir`/<rank> atomically, then, when
+// this node is the primary, rewrites its hostfiles, state and ~/.ssh/config
+// block for the nodes registered so far. Exit 0 on success, 2 on a usage
+// error, 1 when a file cannot be written.
 int register_command(const std::vector<std::string>& args);
 
 }  // namespace sshboot::cluster

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <map>
 
 #include "util/fd.hpp"
@@ -341,15 +342,48 @@ int wait_command(const std::vector<std::string>& args) {
 
     const auto start = Clock::now();
     const auto deadline = start + std::chrono::seconds(options->timeout_seconds);
+    // The nodes known so far (a deque: pointers stay valid as it grows). On
+    // a primary without a node list (RunPod), workers appear in the state as
+    // they register, so it is read again until all have.
+    std::deque<Node> known(state->nodes.begin(), state->nodes.end());
+    const auto expected = static_cast<std::size_t>(state->node_count());
     std::vector<const Node*> pending;
-    for (const Node& n : state->nodes) {
+    for (const Node& n : known) {
         pending.push_back(&n);
     }
+    auto missing_ranks = [&] {
+        std::vector<int> out;
+        for (int r = 0; r < static_cast<int>(expected); ++r) {
+            if (std::none_of(known.begin(), known.end(),
+                             [r](const Node& n) { return n.rank == r; })) {
+                out.push_back(r);
+            }
+        }
+        return out;
+    };
+    auto reread = [&] {
+        if (known.size() >= expected) {
+            return;
+        }
+        auto again = util::read_file(options->state_file, 1 << 20);
+        auto fresh = again ? parse_state(*again) : util::Expected<ClusterState>(again.error());
+        if (!fresh) {
+            return;
+        }
+        for (const Node& n : fresh->nodes) {
+            if (std::none_of(known.begin(), known.end(),
+                             [&](const Node& k) { return k.rank == n.rank; })) {
+                known.push_back(n);
+                pending.push_back(&known.back());
+            }
+        }
+    };
     std::vector<std::pair<const Node*, std::string>> not_ready;
     // What each node said last, so that a change is reported once (stderr).
     std::map<int, std::string> last_reason;
     auto pause = std::chrono::milliseconds(200);
     for (;;) {
+        reread();
         const auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - Clock::now());
         const int connect_timeout = static_cast<int>(std::clamp<long long>(left.count(), 1, 5));
         std::vector<Probe> probes(pending.size());
@@ -379,10 +413,9 @@ int wait_command(const std::vector<std::string>& args) {
             pending.push_back(p.node);
             not_ready.emplace_back(p.node, v.why);
         }
-        if (pending.empty()) {
+        if (pending.empty() && known.size() >= expected) {
             const double took = std::chrono::duration<double>(Clock::now() - start).count();
-            std::printf("cluster ready: all %zu nodes accept SSH (%.2f s)\n", state->nodes.size(),
-                        took);
+            std::printf("cluster ready: all %zu nodes accept SSH (%.2f s)\n", known.size(), took);
             return 0;
         }
         const auto now = Clock::now();
@@ -395,8 +428,15 @@ int wait_command(const std::vector<std::string>& args) {
             std::chrono::duration_cast<std::chrono::microseconds>(nap).count()));
         pause = std::min(pause * 2, std::chrono::milliseconds(3000));
     }
+    const auto missing = missing_ranks();
     std::printf("cluster not ready after %d s: %zu of %zu nodes do not accept SSH yet\n",
-                options->timeout_seconds, not_ready.size(), state->nodes.size());
+                options->timeout_seconds, not_ready.size() + missing.size(), expected);
+    for (int r : missing) {
+        std::printf(
+            "  node-%d: not registered with this node yet (each worker runs `sshboot cluster "
+            "register` here once its sshd is up)\n",
+            r);
+    }
     for (const auto& [node, why] : not_ready) {
         std::printf("  %s (%s): %s\n", node->alias().c_str(), endpoint(*node).c_str(), why.c_str());
     }

@@ -1,11 +1,16 @@
 #include "cluster/registry.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -13,9 +18,11 @@
 #include <optional>
 
 #include "cluster/launch_files.hpp"
+#include "cluster/wait.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
 #include "util/parse.hpp"
+#include "util/process.hpp"
 
 namespace sshboot::cluster {
 namespace {
@@ -238,6 +245,105 @@ int register_command(const std::vector<std::string>& args) {
     std::printf("registered %s at %s port %u\n", node->alias().c_str(), node->host.c_str(),
                 static_cast<unsigned>(node->port));
     return 0;
+}
+
+std::vector<std::string> register_ssh_command(const std::string& ssh, const ClusterState& worker,
+                                              const Node& primary, const Node& self,
+                                              int num_nodes) {
+    auto argv = probe_command(ssh, worker, primary, 10);
+    const bool v6 = self.host.find(':') != std::string::npos;
+    const std::string addr =
+        (v6 ? "[" + self.host + "]" : self.host) + ":" + std::to_string(self.port);
+    // Host and rank are checked (letters, digits, '.', '-', '_', ':', '%'):
+    // nothing the remote shell would expand.
+    argv.back() = "sshboot cluster register --rank " + std::to_string(self.rank) + " --addr " +
+                  addr + " --nodes " + std::to_string(num_nodes);
+    return argv;
+}
+
+void start_registration(const ClusterState& worker, const Node& primary, const Node& self,
+                        int num_nodes, int limit_seconds) {
+    const char* path_env = std::getenv("PATH");
+    auto ssh = util::find_executable("ssh", path_env != nullptr && *path_env != '\0'
+                                                ? path_env
+                                                : "/usr/bin:/bin:/usr/local/bin");
+    if (!ssh) {
+        log::warn(
+            "cluster: no ssh client on PATH: this node cannot register with {} (install "
+            "openssh-client); the primary will not list it",
+            primary.host);
+        return;
+    }
+    const auto argv = register_ssh_command(*ssh, worker, primary, self, num_nodes);
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        log::warn("cluster: cannot start the registration with {}: {}", primary.host,
+                  std::strerror(errno));
+        return;
+    }
+    if (pid > 0) {
+        return;
+    }
+    // The child: default signals, its own loop, never back into the caller.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE}) {
+        ::signal(sig, SIG_DFL);
+    }
+    using Clock = std::chrono::steady_clock;
+    const auto deadline = Clock::now() + std::chrono::seconds(limit_seconds);
+    int pause = 1;
+    for (int attempt = 1;; ++attempt) {
+        int pipefd[2];
+        if (::pipe2(pipefd, O_CLOEXEC) != 0) {
+            ::_exit(1);
+        }
+        const pid_t child = ::fork();
+        if (child == 0) {
+            const int null = ::open("/dev/null", O_RDONLY);
+            ::dup2(null, 0);
+            ::dup2(pipefd[1], 1);
+            ::dup2(pipefd[1], 2);
+            std::vector<char*> args;
+            for (const auto& a : argv) {
+                args.push_back(const_cast<char*>(a.c_str()));
+            }
+            args.push_back(nullptr);
+            ::execv(args[0], args.data());
+            ::_exit(127);
+        }
+        ::close(pipefd[1]);
+        std::string output;
+        char buf[512];
+        ssize_t n = 0;
+        while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+            if (n > 0 && output.size() < 4096) {
+                output.append(buf, static_cast<std::size_t>(n));
+            }
+        }
+        ::close(pipefd[0]);
+        int status = 0;
+        while (child > 0 && ::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+        }
+        const int code = child > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+        if (code == 0) {
+            log::info("cluster: registered {} with the primary {}:{} (attempt {})", self.alias(),
+                      primary.host, primary.port, attempt);
+            ::_exit(0);
+        }
+        const ProbeVerdict v = classify_probe(code, output);
+        if (Clock::now() + std::chrono::seconds(pause) >= deadline || code == 2) {
+            log::warn(
+                "cluster: could not register {} with the primary {}:{}: {}; its launchers "
+                "will not list this node",
+                self.alias(), primary.host, primary.port,
+                v.why.empty() ? util::quoted_for_log(output) : v.why);
+            ::_exit(1);
+        }
+        ::sleep(static_cast<unsigned>(pause));
+        pause = std::min(pause * 2, 30);
+    }
 }
 
 }  // namespace sshboot::cluster

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cluster/launch_files.hpp"
 #include "cluster/topology.hpp"
 #include "util/expected.hpp"
 
@@ -47,6 +48,18 @@ std::vector<Node> merge_registrations(const Node& primary, const std::vector<Nod
 std::vector<Node> read_registry(const std::string& dir);
 
 std::string register_usage();
+
+// The ssh command a worker runs to register with the primary: the cluster
+// key, strict host checking (the primary's certificate names PRIMARY_ADDR),
+// and `sshboot cluster register --rank R --addr A:P --nodes N` there.
+std::vector<std::string> register_ssh_command(const std::string& ssh, const ClusterState& worker,
+                                              const Node& primary, const Node& self, int num_nodes);
+
+// On a worker: a background child that runs register_ssh_command until it
+// succeeds, with backoff from 1 s to 30 s, for at most `limit_seconds`. It
+// logs its outcome; the caller never waits for it (PID 1 reaps it).
+void start_registration(const ClusterState& worker, const Node& primary, const Node& self,
+                        int num_nodes, int limit_seconds = 1800);
 
 // `sshboot cluster register ...`: writes `dir`/<rank> atomically, then, when
 // this node is the primary, rewrites its hostfiles, state and ~/.ssh/config

@@ -21,6 +21,7 @@
 #include "accounts/users.hpp"
 #include "cluster/apply.hpp"
 #include "cluster/launch_files.hpp"
+#include "cluster/registry.hpp"
 #include "hostkeys/store.hpp"
 #include "keys/parse.hpp"
 #include "report/connect.hpp"
@@ -84,6 +85,11 @@ struct Plan {
     std::vector<std::string> sshd_env;  // sshd's environment
     bool password_login = false;
     std::vector<std::string> launch_hint;  // cluster mode: lines for the connect block
+    // RunPod worker: registers with the primary once its sshd is up.
+    std::optional<cluster::ClusterState> registration;
+    cluster::Node primary;
+    cluster::Node self;
+    int num_nodes = 0;
 };
 
 std::string this_hostname() {
@@ -300,6 +306,17 @@ util::Expected<Plan> apply(const cli::Settings& settings,
         }
         session_environment.insert(session_environment.end(), extra->begin(), extra->end());
         plan.launch_hint = cluster::launch_hint(topology);
+        if (topology.source == "RunPod" && topology.rank != 0) {
+            cluster::ClusterState worker;
+            worker.rank = topology.rank;
+            worker.user = plan.user.name;
+            worker.identity_file = identity->identity_file;
+            worker.known_hosts = plan.user.home + "/.ssh/known_hosts";
+            plan.registration = worker;
+            plan.primary = topology.nodes.front();
+            plan.self = topology.self();
+            plan.num_nodes = topology.node_count();
+        }
     }
     params.port = s.port;
     for (const auto& key : plan.host_keys) {
@@ -552,6 +569,11 @@ int run(const cli::Settings& s) {
         }
         std::fwrite(hint.data(), 1, hint.size(), stdout);
         std::fflush(stdout);
+    }
+    if (plan->registration) {
+        // In the background: COMMAND and PID 1 never wait for the primary.
+        cluster::start_registration(*plan->registration, plan->primary, plan->self,
+                                    plan->num_nodes);
     }
     if (auto st = supervise::run_hook(supervise::k_post_start_hook, child_environment()); !st) {
         log::warn("{}", st.error().message);

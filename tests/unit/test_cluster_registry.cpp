@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -89,4 +90,19 @@ TEST(read_registry, reads_rank_files_and_skips_the_rest) {
     ASSERT_EQ(nodes.size(), 1u);
     EXPECT_EQ(nodes[0].rank, 1);
     EXPECT_EQ(nodes[0].host, "10.0.0.2");
+}
+
+TEST(register_ssh_command, logs_in_to_the_primary_strictly_and_registers_this_node) {
+    cluster::ClusterState worker;
+    worker.rank = 2;
+    worker.user = "root";
+    worker.identity_file = "/root/.ssh/id_ed25519";
+    worker.known_hosts = "/root/.ssh/known_hosts";
+    const auto argv = cluster::register_ssh_command("/usr/bin/ssh", worker, {0, "10.65.0.2", 22},
+                                                    {2, "fd00::4", 2200}, 3);
+    ASSERT_GE(argv.size(), 3u);
+    EXPECT_EQ(argv.front(), "/usr/bin/ssh");
+    EXPECT_NE(std::find(argv.begin(), argv.end(), "StrictHostKeyChecking=yes"), argv.end());
+    EXPECT_EQ(argv[argv.size() - 2], "10.65.0.2");
+    EXPECT_EQ(argv.back(), "sshboot cluster register --rank 2 --addr [fd00::4]:2200 --nodes 3");
 }

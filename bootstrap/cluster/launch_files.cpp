@@ -407,6 +407,11 @@ util::Expected<std::vector<std::string>> write_launch_files(
             st.error().message);
     }
     std::vector<std::string> entries = session_entries(paths, user.name);
+    if (t.source == "RunPod") {
+        // A worker knows only the primary and itself: OpenMPI's daemons are
+        // all started from here, not by each other.
+        entries.push_back("OMPI_MCA_plm_rsh_no_tree_spawn=1");
+    }
     std::erase_if(entries, [&](const std::string& e) {
         return (!openmpi_written && e.starts_with("OMPI_MCA_orte_default_hostfile=")) ||
                (!mpich_written && e.starts_with("HYDRA_HOST_FILE="));

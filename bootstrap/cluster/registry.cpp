@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -217,6 +218,20 @@ int register_command(const std::vector<std::string>& args) {
     }
     if (::mkdir(o->dir.c_str(), 0755) != 0 && errno != EEXIST) {
         log::error("cluster register: cannot create {}: {}", o->dir, std::strerror(errno));
+        return 1;
+    }
+    // Workers register at the same time: one at a time, so that each
+    // rewrite reads every registration written before it.
+    struct DirLock {
+        int fd;
+        ~DirLock() {
+            if (fd >= 0) {
+                ::close(fd);
+            }
+        }
+    } lock{::open(o->dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    if (lock.fd < 0 || ::flock(lock.fd, LOCK_EX) != 0) {
+        log::error("cluster register: cannot lock {}: {}", o->dir, std::strerror(errno));
         return 1;
     }
     const std::string path = o->dir + "/" + std::to_string(node->rank);

@@ -22,7 +22,7 @@ start_runpod_node() {
 		NUM_TRAINERS=2
 }
 
-@test "RunPod nodes find each other: the primary's cluster wait and pdsh reach all three" {
+@test "RunPod nodes find each other: the primary's cluster wait, pdsh and mpirun reach all three" {
 	local secret i
 	secret=$(cluster_secret)
 	for ((i = 0; i < 3; i++)); do
@@ -37,6 +37,11 @@ start_runpod_node() {
 	assert_output "node-0: cnode0
 node-1: cnode1
 node-2: cnode2"
+	# shellcheck disable=SC2016 # expanded on the nodes
+	run -0 cluster_exec 0 -- ssh node-0 'mpirun sh -c '\''echo "$(hostname) $OMPI_MCA_plm_rsh_no_tree_spawn"'\'' 2>/dev/null | sort -u'
+	assert_output "cnode0 1
+cnode1 1
+cnode2 1"
 	run -0 cluster_exec 0 -- cat /job/hostfile
 	assert_output "node-0 slots=2
 node-1 slots=2

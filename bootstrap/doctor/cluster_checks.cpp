@@ -42,7 +42,7 @@ CheckResult check_state(const ClusterFacts& f) {
     }
     const auto& s = *f.state;
     return ok(id, "cluster mode: this is node-" + std::to_string(s.rank) + " of " +
-                      std::to_string(s.nodes.size()) + " nodes (user " + s.user + ", " +
+                      std::to_string(s.node_count()) + " nodes (user " + s.user + ", " +
                       f.state_path + ")");
 }
 

@@ -249,8 +249,11 @@ util::Expected<std::optional<PublicKey>> check_private_text(const std::string& t
     return std::optional<PublicKey>();
 }
 
+// No fsync: a .pub lost or torn by a crash is rewritten from the private key
+// on the next start (reuse_key), and the private key is durable before it.
 util::Status write_public(int dirfd, const std::string& pub_name, const PublicKey& key) {
-    return util::write_file_atomic_at(dirfd, pub_name, public_line(key) + "\n", 0644);
+    return util::write_file_atomic_at(dirfd, pub_name, public_line(key) + "\n", 0644, std::nullopt,
+                                      util::Durability::Regenerated);
 }
 
 // Reuses the key in `name` (known to exist); rewrites a missing or stale .pub.

@@ -447,6 +447,27 @@ bool holds_private_files(int dirfd) {
     return ok;
 }
 
+// Whether every key of `types` is already in the directory, private (no group
+// or other bits) and ours, with its .pub: the directory then evidently keeps
+// mode 0600, and holds_private_files need not create a file to find out.
+bool keys_kept_private(int dirfd, const std::vector<std::string>& types) {
+    for (const auto& type : types) {
+        const TypeInfo* info = find_type(type);
+        if (info == nullptr) {
+            return false;
+        }
+        const std::string name = host_key_file_name(info->name);
+        struct stat st {};
+        if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            (st.st_mode & 077) != 0 || st.st_uid != ::geteuid() ||
+            ::fstatat(dirfd, (name + ".pub").c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(st.st_mode)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 // Writes `content` to dirfd/name on such a volume: a temporary file, fsync,
 // rename. No chmod (it would fail); the mode is what the volume gives.
 util::Status persist_file(int dirfd, const std::string& dir, const std::string& name,
@@ -735,7 +756,7 @@ util::Expected<std::vector<HostKey>> ensure_host_keys(const std::string& state_d
                                 "container made from it and are never served; choose "
                                 "another directory");
     }
-    if (!holds_private_files(dirfd->get())) {
+    if (!keys_kept_private(dirfd->get(), types) && !holds_private_files(dirfd->get())) {
         return ensure_via_runtime_dir(*dir, dirfd->get(), types, ssh_keygen_path,
                                       options.runtime_dir);
     }

@@ -249,8 +249,11 @@ util::Expected<std::optional<PublicKey>> check_private_text(const std::string& t
     return std::optional<PublicKey>();
 }
 
+// No fsync: a .pub lost or torn by a crash is rewritten from the private key
+// on the next start (reuse_key), and the private key is durable before it.
 util::Status write_public(int dirfd, const std::string& pub_name, const PublicKey& key) {
-    return util::write_file_atomic_at(dirfd, pub_name, public_line(key) + "\n", 0644);
+    return util::write_file_atomic_at(dirfd, pub_name, public_line(key) + "\n", 0644, std::nullopt,
+                                      util::Durability::Regenerated);
 }
 
 // Reuses the key in `name` (known to exist); rewrites a missing or stale .pub.
@@ -442,6 +445,27 @@ bool holds_private_files(int dirfd) {
         ::fchmod(fd.get(), 0600) == 0 && ::fstat(fd.get(), &st) == 0 && (st.st_mode & 077) == 0;
     ::unlinkat(dirfd, name.c_str(), 0);
     return ok;
+}
+
+// Whether every key of `types` is already in the directory, private (no group
+// or other bits) and ours, with its .pub: the directory then evidently keeps
+// mode 0600, and holds_private_files need not create a file to find out.
+bool keys_kept_private(int dirfd, const std::vector<std::string>& types) {
+    for (const auto& type : types) {
+        const TypeInfo* info = find_type(type);
+        if (info == nullptr) {
+            return false;
+        }
+        const std::string name = host_key_file_name(info->name);
+        struct stat st {};
+        if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            (st.st_mode & 077) != 0 || st.st_uid != ::geteuid() ||
+            ::fstatat(dirfd, (name + ".pub").c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(st.st_mode)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 // Writes `content` to dirfd/name on such a volume: a temporary file, fsync,
@@ -732,7 +756,7 @@ util::Expected<std::vector<HostKey>> ensure_host_keys(const std::string& state_d
                                 "container made from it and are never served; choose "
                                 "another directory");
     }
-    if (!holds_private_files(dirfd->get())) {
+    if (!keys_kept_private(dirfd->get(), types) && !holds_private_files(dirfd->get())) {
         return ensure_via_runtime_dir(*dir, dirfd->get(), types, ssh_keygen_path,
                                       options.runtime_dir);
     }

@@ -325,10 +325,11 @@ util::Expected<Plan> apply(const cli::Settings& settings,
     params.use_pam = sshd::image_has_pam_for_sshd();
     params.password_authentication = plan.password_login;
     params.root_password_login = plan.password_login && plan.user.name == "root";
-    // Read only with password login: it is what the version is needed for.
+    // Read once per start (sshd is over a megabyte): for PerSourcePenalties
+    // and the SetEnv syntax of the session environment.
+    const auto sshd_version = sshd::read_openssh_version(plan.sshd_path);
     params.per_source_penalties =
-        plan.password_login &&
-        sshd::has_per_source_penalties(sshd::read_openssh_version(plan.sshd_path));
+        plan.password_login && sshd::has_per_source_penalties(sshd_version);
     if (!plan.password_login) {
         // The drop-in of an earlier `sshboot password` would turn password
         // login on for an account that no longer has a password.
@@ -341,6 +342,8 @@ util::Expected<Plan> apply(const cli::Settings& settings,
     env_options.include_patterns = s.env_include;
     env_options.exclude_patterns = s.env_exclude;
     env_options.sshd_path = plan.sshd_path;
+    env_options.sshd_version_known = true;
+    env_options.sshd_version = sshd_version;
     env_options.user_group = plan.user.gid;
     plan.sshd_env = session_environment;
     auto env_export = session_env::export_environment(plan.sshd_env, env_options);

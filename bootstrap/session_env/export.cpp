@@ -70,7 +70,8 @@ util::Expected<ExportResult> export_environment(const std::vector<std::string>& 
     ExportResult result;
     result.exported = selection.variables.size();
     result.left_out = manifest.left_out;
-    const auto version = sshd::read_openssh_version(options.sshd_path);
+    const auto version = options.sshd_version_known ? options.sshd_version
+                                                    : sshd::read_openssh_version(options.sshd_path);
     const auto syntax = syntax_for(version);
     if (!syntax) {
         log::warn(

@@ -23,10 +23,12 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "session_env/filter.hpp"
+#include "session_env/format.hpp"
 #include "util/expected.hpp"
 
 namespace sshboot::session_env {
@@ -39,7 +41,11 @@ struct ExportOptions {
     std::string include_patterns;  // SSHBOOT_ENV_INCLUDE
     std::string exclude_patterns;  // SSHBOOT_ENV_EXCLUDE
     std::string sshd_path;         // read for its OpenSSH version (SetEnv syntax)
-    gid_t user_group = 0;          // SSH_USER's primary group: may read the secrets file
+    // The version when the caller already read it from sshd_path (sshd is
+    // then not read again); sshd_version_known says whether it did.
+    bool sshd_version_known = false;
+    std::optional<Version> sshd_version;
+    gid_t user_group = 0;  // SSH_USER's primary group: may read the secrets file
     std::string profile_dir = k_profile_dir;
     Limits limits;  // bounds on what is exported
 };

@@ -32,11 +32,44 @@ Status write_all(int fd, std::string_view content, const std::string& what) {
     return ok();
 }
 
+// Whether dirfd/name is already exactly what a write would leave: a regular
+// file of one link, never through a symlink, with `content`, `mode` and the
+// owner (given, else this process's).
+bool holds_exactly(int dirfd, const std::string& name, std::string_view content, mode_t mode,
+                   const std::optional<FileOwner>& owner) {
+    UniqueFd fd(
+        ::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    struct stat st {};
+    if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+        (st.st_mode & 07777) != mode || st.st_uid != (owner ? owner->uid : ::geteuid()) ||
+        st.st_gid != (owner ? owner->gid : ::getegid()) ||
+        static_cast<std::size_t>(st.st_size) != content.size()) {
+        return false;
+    }
+    // One byte more than expected: a file longer than its size said differs.
+    std::string text(content.size() + 1, '\0');
+    std::size_t got = 0;
+    while (got < text.size()) {
+        const ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        got += static_cast<std::size_t>(n);
+    }
+    return got == content.size() && std::string_view(text.data(), got) == content;
+}
+
 }  // namespace
 
 Status write_file_atomic_at(int dirfd, const std::string& name, std::string_view content,
                             mode_t mode, std::optional<FileOwner> owner, Durability durability) {
     const bool durable = durability == Durability::Durable;
+    if (!durable && holds_exactly(dirfd, name, content, mode, owner)) {
+        return ok();
+    }
     const std::string tmp = temp_name(name);
     UniqueFd fd(
         ::openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));

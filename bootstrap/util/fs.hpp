@@ -29,6 +29,8 @@ enum class Durability {
     // Rename only, no fsync: for a file sshboot regenerates from scratch before
     // every use (its sshd config, the session environment files). After a
     // power loss it may be old or empty; the next start writes it again.
+    // Not written at all when the file already holds exactly the content,
+    // mode and owner (creating a file costs far more than reading one).
     Regenerated,
 };
 

@@ -126,6 +126,48 @@ TEST(write_file_atomic, regenerated_writes_the_same_file_without_a_temporary_lef
                                          util::Durability::Regenerated));
 }
 
+TEST(write_file_atomic, regenerated_leaves_a_file_that_already_holds_it_alone) {
+    TempDir dir;
+    const std::string path = dir.path + "/config";
+    auto inode = [&] {
+        struct stat st {};
+        EXPECT_EQ(::lstat(path.c_str(), &st), 0);
+        return st.st_ino;
+    };
+    const auto regenerate = [&](std::string_view text, mode_t mode) {
+        return util::write_file_atomic(path, text, mode, std::nullopt,
+                                       util::Durability::Regenerated);
+    };
+    ASSERT_TRUE(regenerate("same", 0644));
+    const auto first = inode();
+    ASSERT_TRUE(regenerate("same", 0644));
+    EXPECT_EQ(inode(), first);  // not created again
+    // Another mode, another content or a longer file: written anew.
+    ASSERT_TRUE(regenerate("same", 0600));
+    EXPECT_NE(inode(), first);
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    const auto second = inode();
+    ASSERT_TRUE(regenerate("diff", 0600));
+    EXPECT_NE(inode(), second);
+    EXPECT_EQ(*util::read_file(path), "diff");
+    // A symlink to a file with that content is replaced, never kept.
+    const std::string target = dir.path + "/target";
+    ASSERT_TRUE(util::write_file_atomic(target, "diff", 0600));
+    ASSERT_EQ(::unlink(path.c_str()), 0);
+    ASSERT_EQ(::symlink(target.c_str(), path.c_str()), 0);
+    ASSERT_TRUE(regenerate("diff", 0600));
+    ASSERT_EQ(::lstat(path.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISREG(st.st_mode));
+    // So is a second hard link of the same content.
+    const std::string link = dir.path + "/link";
+    ASSERT_EQ(::link(path.c_str(), link.c_str()), 0);
+    const auto linked = inode();
+    ASSERT_TRUE(regenerate("diff", 0600));
+    EXPECT_NE(inode(), linked);
+}
+
 TEST(open_subdir_nofollow, refuses_a_symlink) {
     TempDir dir;
     ASSERT_EQ(::symlink("/etc", (dir.path + "/link").c_str()), 0);

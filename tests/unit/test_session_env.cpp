@@ -280,17 +280,23 @@ TEST(select_variables, bounds_total_and_value_bytes_unless_included) {
     EXPECT_EQ(sel.skipped[0].find(big), std::string::npos);
 }
 
-TEST(select_variables, a_hundred_thousand_variables_in_well_under_a_second) {
+// The speed of this path is measured by tests/bench, not asserted here: a
+// timed test fails on a slow or emulated machine.
+TEST(select_variables, a_hundred_thousand_variables_are_cut_to_the_limits) {
     std::vector<std::string> env;
     for (int i = 0; i < 100000; ++i) {
         env.push_back("E" + std::to_string(100000 + i) + "=v");
     }
-    const auto start = std::chrono::steady_clock::now();
     const auto sel = session_env::select_variables(env, {{"KEEP*"}, {"DROP*"}});
     const auto line = session_env::render_setenv_line(sel.variables, SshdSyntax::Modern);
-    const auto took = std::chrono::steady_clock::now() - start;
-    EXPECT_EQ(sel.variables.size(), session_env::Limits{}.max_variables);
-    EXPECT_LT(took, std::chrono::seconds(1));
+    const session_env::Limits limits;
+    EXPECT_EQ(sel.variables.size(), limits.max_variables);
+    EXPECT_EQ(sel.left_out.size(), 100000u - limits.max_variables);
+    // The first variables in environment order are the ones kept.
+    EXPECT_EQ(sel.variables.front().name, "E100000");
+    EXPECT_LE(line.line.size(), limits.max_total_bytes + 64 * limits.max_variables);
+    EXPECT_NE(line.line.find("E100799=v"), std::string::npos);
+    EXPECT_EQ(line.line.find("E100800="), std::string::npos);
 }
 
 TEST(manifest, round_trips_names_and_never_values) {

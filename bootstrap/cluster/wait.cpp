@@ -50,24 +50,21 @@ std::string option_path(const std::string& path) {
     return path.find_first_of(" \t") == std::string::npos ? path : "\"" + path + "\"";
 }
 
-struct Probe {
-    const Node* node = nullptr;
+struct Running {
     pid_t pid = -1;
     util::UniqueFd out;
-    std::string output;
-    int exit_code = -1;
-    bool done = false;
 };
 
-// Starts every probe at once and collects their output; each ssh ends by
-// itself within its ConnectTimeout, and is killed at `hard_deadline`.
-void run_probes(std::vector<Probe>& probes, const std::vector<std::vector<std::string>>& argvs,
-                Clock::time_point hard_deadline) {
+}  // namespace
+
+std::vector<CommandResult> run_commands(const std::vector<std::vector<std::string>>& argvs,
+                                        std::chrono::steady_clock::time_point hard_deadline) {
+    std::vector<CommandResult> results(argvs.size());
+    std::vector<Running> probes(argvs.size());
     for (std::size_t i = 0; i < probes.size(); ++i) {
         int fds[2];
         if (::pipe2(fds, O_CLOEXEC) != 0) {
-            probes[i].done = true;
-            probes[i].output = "cannot create a pipe";
+            results[i].output = "cannot create a pipe";
             continue;
         }
         util::UniqueFd rd(fds[0]);
@@ -92,8 +89,7 @@ void run_probes(std::vector<Probe>& probes, const std::vector<std::vector<std::s
             ::_exit(127);
         }
         if (pid < 0) {
-            probes[i].done = true;
-            probes[i].output = "cannot fork";
+            results[i].output = "cannot fork";
             continue;
         }
         probes[i].pid = pid;
@@ -118,7 +114,7 @@ void run_probes(std::vector<Probe>& probes, const std::vector<std::vector<std::s
             for (std::size_t i : which) {
                 ::kill(probes[i].pid, SIGKILL);
                 probes[i].out.reset();
-                probes[i].output += "\nsshboot: no answer in time\n";
+                results[i].output += "\nsshboot: no answer in time\n";
             }
             break;
         }
@@ -131,29 +127,32 @@ void run_probes(std::vector<Probe>& probes, const std::vector<std::vector<std::s
             if (fds[k].revents == 0) {
                 continue;
             }
-            Probe& p = probes[which[k]];
+            Running& p = probes[which[k]];
+            std::string& output = results[which[k]].output;
             char buf[4096];
             const ssize_t got = ::read(p.out.get(), buf, sizeof buf);
             if (got > 0) {
-                if (p.output.size() < 65536) {
-                    p.output.append(buf, static_cast<std::size_t>(got));
+                if (output.size() < 65536) {
+                    output.append(buf, static_cast<std::size_t>(got));
                 }
             } else if (got == 0 || errno != EINTR) {
                 p.out.reset();
             }
         }
     }
-    for (auto& p : probes) {
-        if (p.pid <= 0) {
+    for (std::size_t i = 0; i < probes.size(); ++i) {
+        if (probes[i].pid <= 0) {
             continue;
         }
         int status = 0;
-        while (::waitpid(p.pid, &status, 0) < 0 && errno == EINTR) {
+        while (::waitpid(probes[i].pid, &status, 0) < 0 && errno == EINTR) {
         }
-        p.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 255;
-        p.done = true;
+        results[i].exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 255;
     }
+    return results;
 }
+
+namespace {
 
 std::string endpoint(const Node& n) {
     const bool v6 = n.host.find(':') != std::string::npos;
@@ -386,32 +385,33 @@ int wait_command(const std::vector<std::string>& args) {
         reread();
         const auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - Clock::now());
         const int connect_timeout = static_cast<int>(std::clamp<long long>(left.count(), 1, 5));
-        std::vector<Probe> probes(pending.size());
+        std::vector<const Node*> probed = pending;
         std::vector<std::vector<std::string>> argvs;
-        for (std::size_t i = 0; i < pending.size(); ++i) {
-            probes[i].node = pending[i];
-            argvs.push_back(probe_command(*ssh, *state, *pending[i], connect_timeout));
+        for (const Node* node : probed) {
+            argvs.push_back(probe_command(*ssh, *state, *node, connect_timeout));
         }
-        run_probes(probes, argvs, Clock::now() + std::chrono::seconds(connect_timeout + 10));
+        const auto results =
+            run_commands(argvs, Clock::now() + std::chrono::seconds(connect_timeout + 10));
         pending.clear();
         not_ready.clear();
-        for (auto& p : probes) {
-            const ProbeVerdict v = classify_probe(p.exit_code, p.output);
-            auto& last = last_reason[p.node->rank];
+        for (std::size_t i = 0; i < probed.size(); ++i) {
+            const Node* node = probed[i];
+            const ProbeVerdict v = classify_probe(results[i].exit_code, results[i].output);
+            auto& last = last_reason[node->rank];
             if (v.ready) {
                 if (!last.empty()) {
-                    std::fprintf(stderr, "cluster wait: %s (%s) is ready\n",
-                                 p.node->alias().c_str(), endpoint(*p.node).c_str());
+                    std::fprintf(stderr, "cluster wait: %s (%s) is ready\n", node->alias().c_str(),
+                                 endpoint(*node).c_str());
                 }
                 continue;
             }
             if (v.why != last && Clock::now() < deadline) {
                 std::fprintf(stderr, "cluster wait: %s (%s): %s; trying again\n",
-                             p.node->alias().c_str(), endpoint(*p.node).c_str(), v.why.c_str());
+                             node->alias().c_str(), endpoint(*node).c_str(), v.why.c_str());
             }
             last = v.why;
-            pending.push_back(p.node);
-            not_ready.emplace_back(p.node, v.why);
+            pending.push_back(node);
+            not_ready.emplace_back(node, v.why);
         }
         if (pending.empty() && known.size() >= expected) {
             const double took = std::chrono::duration<double>(Clock::now() - start).count();

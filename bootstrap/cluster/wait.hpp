@@ -4,6 +4,7 @@
 // the cluster key and strict host checking, until all accept or time runs out.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,5 +44,16 @@ ProbeVerdict classify_probe(int exit_code, std::string_view output);
 // configuration file (it works the same whoever runs it).
 std::vector<std::string> probe_command(const std::string& ssh, const ClusterState& state,
                                        const Node& node, int connect_timeout_seconds);
+
+struct CommandResult {
+    std::string output;   // stdout and stderr together, at most about 64 KiB
+    int exit_code = 255;  // 255 also when it could not be started or was killed
+};
+
+// Runs every command at once (absolute paths, standard input /dev/null) and
+// collects their output; one still running at `deadline` is killed. Used for
+// the ssh probes of `cluster wait` and of doctor.
+std::vector<CommandResult> run_commands(const std::vector<std::vector<std::string>>& argvs,
+                                        std::chrono::steady_clock::time_point deadline);
 
 }  // namespace sshboot::cluster

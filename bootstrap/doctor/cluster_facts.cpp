@@ -2,11 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <sodium.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,7 +16,6 @@
 #include "keys/fingerprint.hpp"
 #include "keys/wire.hpp"
 #include "util/base64.hpp"
-#include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
 
@@ -55,102 +51,6 @@ std::vector<std::string_view> fields_of(std::string_view line) {
         i = j + 1;
     }
     return out;
-}
-
-struct Running {
-    pid_t pid = -1;
-    util::UniqueFd out;
-    std::string output;
-    int exit_code = 255;
-};
-
-// Runs every command at once, output captured, each killed at `deadline`.
-void run_all(std::vector<Running>& runs, const std::vector<std::vector<std::string>>& argvs,
-             Clock::time_point deadline) {
-    for (std::size_t i = 0; i < runs.size(); ++i) {
-        int fds[2];
-        if (::pipe2(fds, O_CLOEXEC) != 0) {
-            runs[i].output = "cannot create a pipe";
-            continue;
-        }
-        util::UniqueFd rd(fds[0]);
-        util::UniqueFd wr(fds[1]);
-        std::vector<char*> args;
-        for (const auto& a : argvs[i]) {
-            args.push_back(const_cast<char*>(a.c_str()));
-        }
-        args.push_back(nullptr);
-        const pid_t pid = ::fork();
-        if (pid == 0) {
-            sigset_t none;
-            sigemptyset(&none);
-            ::sigprocmask(SIG_SETMASK, &none, nullptr);
-            const int devnull = ::open("/dev/null", O_RDONLY);
-            if (devnull >= 0) {
-                ::dup2(devnull, STDIN_FILENO);
-            }
-            ::dup2(wr.get(), STDOUT_FILENO);
-            ::dup2(wr.get(), STDERR_FILENO);
-            ::execv(args[0], args.data());
-            ::_exit(127);
-        }
-        if (pid < 0) {
-            runs[i].output = "cannot fork";
-            continue;
-        }
-        runs[i].pid = pid;
-        runs[i].out = std::move(rd);
-    }
-    for (;;) {
-        std::vector<pollfd> fds;
-        std::vector<std::size_t> which;
-        for (std::size_t i = 0; i < runs.size(); ++i) {
-            if (runs[i].out.get() >= 0) {
-                fds.push_back(pollfd{runs[i].out.get(), POLLIN, 0});
-                which.push_back(i);
-            }
-        }
-        if (fds.empty()) {
-            break;
-        }
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-        if (left <= 0) {
-            for (std::size_t i : which) {
-                ::kill(runs[i].pid, SIGKILL);
-                runs[i].out.reset();
-                runs[i].output += "\nsshboot: no answer in time\n";
-            }
-            break;
-        }
-        if (::poll(fds.data(), fds.size(), static_cast<int>(left)) < 0 && errno != EINTR) {
-            break;
-        }
-        for (std::size_t k = 0; k < fds.size(); ++k) {
-            if (fds[k].revents == 0) {
-                continue;
-            }
-            Running& r = runs[which[k]];
-            char buf[4096];
-            const ssize_t got = ::read(r.out.get(), buf, sizeof buf);
-            if (got > 0) {
-                if (r.output.size() < 65536) {
-                    r.output.append(buf, static_cast<std::size_t>(got));
-                }
-            } else if (got == 0 || errno != EINTR) {
-                r.out.reset();
-            }
-        }
-    }
-    for (auto& r : runs) {
-        if (r.pid <= 0) {
-            continue;
-        }
-        int status = 0;
-        while (::waitpid(r.pid, &status, 0) < 0 && errno == EINTR) {
-        }
-        r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 255;
-    }
 }
 
 void gather_secret(const std::map<std::string, std::string>& env, ClusterFacts& f) {
@@ -263,8 +163,8 @@ void probe_peers(const ClusterGatherOptions& o, ClusterFacts& f) {
     for (const auto& n : f.state->nodes) {
         argvs.push_back(cluster::probe_command(*ssh, *f.state, n, o.probe_timeout_seconds));
     }
-    std::vector<Running> runs(argvs.size());
-    run_all(runs, argvs, Clock::now() + std::chrono::seconds(o.probe_timeout_seconds + 2));
+    const auto runs = cluster::run_commands(
+        argvs, Clock::now() + std::chrono::seconds(o.probe_timeout_seconds + 2));
     f.peers_probed = true;
     for (std::size_t i = 0; i < runs.size(); ++i) {
         const auto v = cluster::classify_probe(runs[i].exit_code, runs[i].output);

@@ -133,15 +133,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // The profile's manifest names every exported variable and nothing else,
     // whatever the values hold; classifying a value never fails.
     sshboot::session_env::Manifest manifest;
-    for (const auto& var : selection.variables) {
-        if (sshboot::session_env::is_secret(var)) {
-            manifest.restricted.push_back(var.name);
+    for (const auto& exported : selection.variables) {
+        if (sshboot::session_env::is_secret(exported)) {
+            manifest.restricted.push_back(exported.name);
         }
     }
     manifest.withheld = selection.withheld;
-    const auto back = sshboot::session_env::parse_manifest(
+    const auto parsed = sshboot::session_env::parse_manifest(
         sshboot::session_env::render_profile(selection.variables, &manifest));
-    if (back.plain.size() != selection.variables.size() || back.restricted != manifest.restricted) {
+    if (parsed.plain.size() != selection.variables.size() ||
+        parsed.restricted != manifest.restricted) {
         std::abort();
     }
     std::vector<std::string> words;

@@ -81,11 +81,17 @@ sb_port_in_use() {
 	ss -Htln "sport = :$1" 2>/dev/null | grep -q .
 }
 
-# sb_free_port: print a TCP port nobody listens on (random, 20000-59999).
+# sb_free_port: print a TCP port nobody listens on, random, below the
+# kernel's ephemeral range (10000 up to 32767 by default): a client polling a
+# port in that range before the server listens can connect to itself (its
+# source port chosen equal to the port) and so hold the port the server needs.
 sb_free_port() {
-	local port i
+	local port i low=32768 range
+	if read -r range _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null && ((range > 11000)); then
+		low=$range
+	fi
 	for ((i = 0; i < 200; i++)); do
-		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		port=$((10000 + (RANDOM * 32768 + RANDOM) % (low - 10000)))
 		if ! sb_port_in_use "$port"; then
 			printf '%s\n' "$port"
 			return 0

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
+#include <limits>
 #include <sstream>
 #include <tuple>
 
@@ -71,16 +71,6 @@ bool safe_config_value(const std::string& value) {
     return !value.empty() && std::none_of(value.begin(), value.end(), [](char c) {
         return static_cast<unsigned char>(c) < 0x20 || c == '"' || c == 0x7f;
     });
-}
-
-std::optional<int> parse_int(std::string_view text) {
-    int value = 0;
-    const char* end = text.data() + text.size();
-    auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (text.empty() || ec != std::errc{} || ptr != end || value < 0) {
-        return std::nullopt;
-    }
-    return value;
 }
 
 // Hostfiles and the wait state: rendered from the topology on every start, so
@@ -318,7 +308,7 @@ util::Expected<ClusterState> parse_state(std::string_view text) {
                                     util::quoted_for_log(line));
         };
         if (key == "rank") {
-            auto r = parse_int(value);
+            auto r = util::parse_count(value, std::numeric_limits<int>::max());
             if (!r) {
                 return bad();
             }
@@ -331,7 +321,7 @@ util::Expected<ClusterState> parse_state(std::string_view text) {
         } else if (key == "known_hosts") {
             s.known_hosts = value;
         } else if (key == "slots" || key == "expect") {
-            auto v = parse_int(value);
+            auto v = util::parse_count(value, std::numeric_limits<int>::max());
             if (!v || *v < 1) {
                 return bad();
             }
@@ -340,7 +330,7 @@ util::Expected<ClusterState> parse_state(std::string_view text) {
             std::istringstream fields(value);
             std::string rank, port, host;
             fields >> rank >> port >> host;
-            auto r = parse_int(rank);
+            auto r = util::parse_count(rank, std::numeric_limits<int>::max());
             auto p = util::parse_port(port);
             // Ranks in order; with RunPod's discovery some may be missing.
             if (!r || !p || host.empty() ||

@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -29,16 +28,6 @@ namespace sshboot::cluster {
 namespace {
 
 constexpr int k_max_nodes = 4096;
-
-std::optional<int> parse_number(std::string_view text, int max) {
-    int value = 0;
-    const char* end = text.data() + text.size();
-    auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (text.empty() || ec != std::errc{} || ptr != end || value < 0 || value > max) {
-        return std::nullopt;
-    }
-    return value;
-}
 
 }  // namespace
 
@@ -96,13 +85,13 @@ util::Expected<RegisterOptions> parse_register_args(const std::vector<std::strin
 
 util::Expected<Node> validate_registration(std::string_view rank, const std::string& addr,
                                            std::string_view num_nodes) {
-    auto n = parse_number(num_nodes, k_max_nodes);
+    auto n = util::parse_count(num_nodes, k_max_nodes);
     if (!n || *n < 1) {
         return util::make_error("cluster register: NUM_NODES=" + util::quoted_for_log(num_nodes) +
                                 " is not a node count (1 to " + std::to_string(k_max_nodes) +
                                 "): pass --nodes N");
     }
-    auto r = parse_number(rank, k_max_nodes);
+    auto r = util::parse_count(rank, k_max_nodes);
     if (!r) {
         return util::make_error("cluster register: --rank " + util::quoted_for_log(rank) +
                                 " is not a rank (1, 2, ...)");
@@ -136,7 +125,7 @@ util::Expected<Node> parse_registration(std::string_view text) {
         return util::make_error("registration " + util::quoted_for_log(line) +
                                 ": expected '<rank> <port> <host>'");
     }
-    auto rank = parse_number(std::string_view(line).substr(0, a), k_max_nodes);
+    auto rank = util::parse_count(std::string_view(line).substr(0, a), k_max_nodes);
     auto port = util::parse_port(line.substr(a + 1, b - a - 1));
     if (!rank || !port) {
         return util::make_error("registration " + util::quoted_for_log(line) +
@@ -177,7 +166,7 @@ std::vector<Node> read_registry(const std::string& dir) {
     std::vector<std::string> names;
     while (const dirent* e = ::readdir(d)) {
         const std::string name = e->d_name;
-        if (parse_number(name, k_max_nodes)) {
+        if (util::parse_count(name, k_max_nodes)) {
             names.push_back(name);
         }
     }

@@ -3,7 +3,6 @@
 #include <dirent.h>
 
 #include <algorithm>
-#include <charconv>
 #include <optional>
 
 #include "util/parse.hpp"
@@ -30,16 +29,6 @@ std::string trim(std::string_view s) {
     }
     const auto last = s.find_last_not_of(" \t\r\n");
     return std::string(s.substr(first, last - first + 1));
-}
-
-std::optional<int> parse_count(std::string_view text, int max) {
-    int value = 0;
-    const char* end = text.data() + text.size();
-    auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (text.empty() || ec != std::errc{} || ptr != end || value < 0 || value > max) {
-        return std::nullopt;
-    }
-    return value;
 }
 
 util::Error usage(const std::string& variable, const std::string& value, const std::string& why) {
@@ -151,7 +140,7 @@ util::Expected<std::vector<Node>> expand_pattern(const TopologyInput& in,
         return usage("SSHBOOT_CLUSTER_PATTERN", pattern,
                      "set SSHBOOT_CLUSTER_SIZE to the number of nodes as well");
     }
-    auto size = parse_count(size_text, k_max_nodes);
+    auto size = util::parse_count(size_text, k_max_nodes);
     if (!size || *size < 1) {
         return usage("SSHBOOT_CLUSTER_SIZE", size_text,
                      "not a node count (1 to " + std::to_string(k_max_nodes) + ")");
@@ -192,7 +181,7 @@ struct Rank {
 util::Expected<std::optional<Rank>> resolve_rank(const TopologyInput& in) {
     auto parse = [](const std::string& variable,
                     const std::string& text) -> util::Expected<std::optional<Rank>> {
-        auto value = parse_count(trim(text), k_max_nodes - 1);
+        auto value = util::parse_count(trim(text), k_max_nodes - 1);
         if (!value) {
             return usage(variable, text, "not a rank (0, 1, 2, ...)");
         }
@@ -210,7 +199,8 @@ util::Expected<std::optional<Rank>> resolve_rank(const TopologyInput& in) {
     // A StatefulSet pod is named <set>-<ordinal>.
     const auto dash = in.hostname.rfind('-');
     if (dash != std::string::npos && dash > 0 && dash + 1 < in.hostname.size()) {
-        auto value = parse_count(std::string_view(in.hostname).substr(dash + 1), k_max_nodes - 1);
+        auto value =
+            util::parse_count(std::string_view(in.hostname).substr(dash + 1), k_max_nodes - 1);
         if (value) {
             return std::optional<Rank>(Rank{*value, "the hostname " + in.hostname});
         }
@@ -220,7 +210,7 @@ util::Expected<std::optional<Rank>> resolve_rank(const TopologyInput& in) {
 
 util::Expected<int> resolve_slots(const TopologyInput& in) {
     auto parse = [](const std::string& variable, const std::string& text) -> util::Expected<int> {
-        auto value = parse_count(trim(text), 1024);
+        auto value = util::parse_count(trim(text), 1024);
         if (!value || *value < 1) {
             return usage(variable, text, "not a number of processes per node (1 to 1024)");
         }
@@ -245,7 +235,7 @@ util::Expected<int> resolve_slots(const TopologyInput& in) {
 // itself. All nodes listen on this node's SSH_PORT.
 util::Expected<Topology> resolve_runpod(const TopologyInput& in, const std::optional<Rank>& rank) {
     const std::string count_text = trim(env_value(in, "NUM_NODES"));
-    auto count = parse_count(count_text, k_max_nodes);
+    auto count = util::parse_count(count_text, k_max_nodes);
     if (!count || *count < 1) {
         return usage("NUM_NODES", count_text,
                      "not a node count (1 to " + std::to_string(k_max_nodes) + ")");
@@ -333,7 +323,7 @@ int count_gpus(const std::string& dev_dir) {
     while (const dirent* e = ::readdir(dir)) {
         const std::string_view name = e->d_name;
         if (name.size() > 6 && name.substr(0, 6) == "nvidia" &&
-            parse_count(name.substr(6), 1 << 20)) {
+            util::parse_count(name.substr(6), 1 << 20)) {
             ++count;
         }
     }

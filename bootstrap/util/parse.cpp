@@ -14,6 +14,16 @@ std::optional<std::uint16_t> parse_port(std::string_view text) {
     return static_cast<std::uint16_t>(value);
 }
 
+std::optional<int> parse_count(std::string_view text, int max) {
+    int value = 0;
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (text.empty() || ec != std::errc{} || ptr != end || value < 0 || value > max) {
+        return std::nullopt;
+    }
+    return value;
+}
+
 std::string printable(std::string_view text, std::size_t max) {
     std::string out;
     for (std::size_t i = 0; i < text.size() && i < max; ++i) {

@@ -11,6 +11,9 @@ namespace sshboot::util {
 // A TCP port, 1 to 65535, digits only.
 std::optional<std::uint16_t> parse_port(std::string_view text);
 
+// A whole non-negative decimal number no greater than `max` (a count, a rank).
+std::optional<int> parse_count(std::string_view text, int max);
+
 // `text` made safe to show in a message or on a terminal, on one line
 // whatever it holds: control characters (ESC, BEL, ...) and bytes outside
 // ASCII are shown as \n, \t, \r or \xNN, and more than `max` bytes are cut

@@ -47,6 +47,17 @@ TEST(base64_decode, round_trips_and_rejects_garbage) {
     EXPECT_FALSE(util::base64_decode("Zh=="));  // non-zero trailing bits
 }
 
+TEST(parse_count, accepts_only_whole_numbers_from_0_to_max) {
+    EXPECT_EQ(util::parse_count("0", 5), 0);
+    EXPECT_EQ(util::parse_count("5", 5), 5);
+    EXPECT_EQ(util::parse_count("6", 5), std::nullopt);
+    EXPECT_EQ(util::parse_count("-1", 5), std::nullopt);
+    EXPECT_EQ(util::parse_count("", 5), std::nullopt);
+    EXPECT_EQ(util::parse_count("2x", 5), std::nullopt);
+    EXPECT_EQ(util::parse_count(" 2", 5), std::nullopt);
+    EXPECT_EQ(util::parse_count("99999999999", 2147483647), std::nullopt);
+}
+
 TEST(parse_port, accepts_only_1_to_65535) {
     EXPECT_EQ(util::parse_port("22"), 22);
     EXPECT_EQ(util::parse_port("65535"), 65535);

@@ -1,8 +1,12 @@
 #include <arpa/inet.h>
+#include <elf.h>
 #include <gtest/gtest.h>
+#include <link.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include "sshd/config.hpp"
 #include "sshd/listen.hpp"
@@ -22,6 +26,55 @@ sshd::ConfigParams base_params() {
 
 bool has_line(const std::string& text, const std::string& line) {
     return text.find("\n" + line + "\n") != std::string::npos;
+}
+
+// An ELF file of this machine's class with two sections, .comment then
+// .rodata, holding the given bytes; `shoff_past_end` breaks its section
+// header offset.
+std::string elf_with(const std::string& comment, const std::string& rodata,
+                     bool shoff_past_end = false) {
+    const std::string names = std::string("\0.comment\0.rodata\0.shstrtab\0", 28);
+    std::string body = comment + rodata + names;
+    while ((sizeof(ElfW(Ehdr)) + body.size()) % 8 != 0) {
+        body += '\0';
+    }
+    ElfW(Ehdr) eh{};
+    std::memcpy(eh.e_ident, ELFMAG, SELFMAG);
+    eh.e_ident[EI_CLASS] = sizeof(void*) == 8 ? ELFCLASS64 : ELFCLASS32;
+    eh.e_ident[EI_DATA] = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB;
+    eh.e_ident[EI_VERSION] = EV_CURRENT;
+    eh.e_type = ET_DYN;
+    eh.e_version = EV_CURRENT;
+    eh.e_ehsize = sizeof(ElfW(Ehdr));
+    eh.e_shentsize = sizeof(ElfW(Shdr));
+    eh.e_shnum = 4;
+    eh.e_shstrndx = 3;
+    eh.e_shoff = shoff_past_end ? 1u << 30 : sizeof(ElfW(Ehdr)) + body.size();
+    ElfW(Shdr) sh[4]{};
+    const std::size_t start = sizeof(ElfW(Ehdr));
+    sh[1] = {1, SHT_PROGBITS, 0, 0, start, comment.size(), 0, 0, 1, 0};
+    sh[2] = {10, SHT_PROGBITS, SHF_ALLOC, 0, start + comment.size(), rodata.size(), 0, 0, 1, 0};
+    sh[3] = {18,           SHT_STRTAB, 0, 0, start + comment.size() + rodata.size(),
+             names.size(), 0,          0, 1, 0};
+    std::string out(reinterpret_cast<const char*>(&eh), sizeof eh);
+    out += body;
+    out.append(reinterpret_cast<const char*>(sh), sizeof sh);
+    return out;
+}
+
+// read_openssh_version of a file holding `bytes`.
+std::optional<sshd::Version> version_of(const std::string& bytes) {
+    char tmpl[] = "/tmp/sshboot-version-XXXXXX";
+    const int fd = ::mkstemp(tmpl);
+    if (fd < 0) {
+        return std::nullopt;
+    }
+    const bool written =
+        ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
+    ::close(fd);
+    auto v = written ? sshd::read_openssh_version(tmpl) : std::nullopt;
+    ::unlink(tmpl);
+    return v;
 }
 
 }  // namespace
@@ -122,6 +175,30 @@ TEST(read_openssh_version, finds_the_version_in_a_binary_read_in_pieces) {
     EXPECT_EQ(v->minor, 8);
     EXPECT_FALSE(sshd::read_openssh_version("/nonexistent/sshd"));
     EXPECT_FALSE(sshd::read_openssh_version(""));
+}
+
+TEST(read_openssh_version, looks_in_the_rodata_section_of_an_elf_file_first) {
+    // A string elsewhere (a comment, debug text) is not sshd's version.
+    const auto v = version_of(elf_with("built with OpenSSH_1.0 headers",
+                                       std::string("\0usage\0OpenSSH_9.8p1 Debian-3\0", 30)));
+    ASSERT_TRUE(v);
+    EXPECT_EQ(v->major, 9);
+    EXPECT_EQ(v->minor, 8);
+}
+
+TEST(read_openssh_version, reads_the_whole_file_when_rodata_or_the_headers_say_nothing) {
+    const auto outside = version_of(elf_with("OpenSSH_10.0p2", "no version here"));
+    ASSERT_TRUE(outside);
+    EXPECT_EQ(outside->major, 10);
+    EXPECT_EQ(outside->minor, 0);
+    const auto broken = version_of(elf_with("", "OpenSSH_9.2p1", true));
+    ASSERT_TRUE(broken);
+    EXPECT_EQ(broken->major, 9);
+    EXPECT_EQ(broken->minor, 2);
+    EXPECT_FALSE(version_of(elf_with("nothing", "at all")));
+    EXPECT_FALSE(
+        version_of("\x7f"
+                   "ELF"));
 }
 
 TEST(render_config, refuses_a_path_that_would_inject_a_line) {

@@ -603,6 +603,30 @@ util::Status copy_if_present(int from_fd, const std::string& from_dir, int to_fd
     return util::write_file_atomic_at(to_fd, name, secret.get(), mode);
 }
 
+// The warning for a state directory that cannot hold 0600 files.
+void warn_no_private_files(const std::string& state_dir, const std::string& runtime_dir) {
+    log::warn(
+        "host key directory {} cannot hold files only root can read (chmod 0600 fails or has no "
+        "effect there: a network or FUSE volume?), and sshd refuses such private keys. The keys "
+        "are kept in {} and copied to {} for sshd",
+        state_dir, state_dir, runtime_dir);
+}
+
+// The directory of the copies sshd reads, created when missing, mode 0700.
+util::Expected<util::UniqueFd> open_runtime_dir(const std::string& runtime_dir) {
+    if (auto st = util::make_dirs(runtime_dir, 0700); !st) {
+        return st.error();
+    }
+    auto fd = util::open_dir(runtime_dir);
+    if (!fd) {
+        return fd.error();
+    }
+    if (::fchmod(fd->get(), 0700) != 0) {
+        return util::sys_error("chmod 0700 " + runtime_dir);
+    }
+    return fd;
+}
+
 // The keys for a state directory that cannot hold 0600 files: kept there,
 // served from copies in runtime_dir.
 util::Expected<std::vector<HostKey>> ensure_via_runtime_dir(const std::string& state_dir,
@@ -610,20 +634,10 @@ util::Expected<std::vector<HostKey>> ensure_via_runtime_dir(const std::string& s
                                                             const std::vector<std::string>& types,
                                                             const std::string& ssh_keygen_path,
                                                             const std::string& runtime_dir) {
-    log::warn(
-        "host key directory {} cannot hold files only root can read (chmod 0600 fails or has no "
-        "effect there: a network or FUSE volume?), and sshd refuses such private keys. The keys "
-        "are kept in {} and copied to {} for sshd",
-        state_dir, state_dir, runtime_dir);
-    if (auto st = util::make_dirs(runtime_dir, 0700); !st) {
-        return st.error();
-    }
-    auto runtime_fd = util::open_dir(runtime_dir);
+    warn_no_private_files(state_dir, runtime_dir);
+    auto runtime_fd = open_runtime_dir(runtime_dir);
     if (!runtime_fd) {
         return runtime_fd.error();
-    }
-    if (::fchmod(runtime_fd->get(), 0700) != 0) {
-        return util::sys_error("chmod 0700 " + runtime_dir);
     }
     for (const auto& type : types) {
         const TypeInfo* info = find_type(type);
@@ -709,17 +723,208 @@ std::string host_key_file_name(std::string_view type) {
     return "ssh_host_" + std::string(type) + "_key";
 }
 
-util::Expected<std::vector<HostKey>> ensure_host_keys(const std::string& state_dir,
-                                                      const std::vector<std::string>& types,
-                                                      const std::string& ssh_keygen_path,
-                                                      const StoreOptions& options) {
+// Builds UnsavedKeys (its members are private to the header's readers).
+struct UnsavedKeysBuilder {
+    // Makes a new ed25519 key for each of `types`, writes it and its .pub to
+    // runtime_dir for sshd (no fsync), and keeps it in `unsaved` for `dir`.
+    static util::Expected<std::vector<HostKey>> generate(const std::string& dir,
+                                                         const std::vector<std::string>& types,
+                                                         const StoreOptions& options,
+                                                         UnsavedKeys& unsaved) {
+        auto runtime_fd = open_runtime_dir(options.runtime_dir);
+        if (!runtime_fd) {
+            return runtime_fd.error();
+        }
+        unsaved.m_dir = dir;
+        unsaved.m_runtime_dir = options.runtime_dir;
+        unsaved.m_trusted_base = options.trusted_base;
+        std::vector<HostKey> out;
+        for (const auto& type : types) {
+            const std::string name = host_key_file_name(find_type(type)->name);
+            Ed25519Key key = generate_ed25519();
+            PublicKey pub{std::string(k_ed25519_type), ed25519_public_blob(key)};
+            UnsavedKeys::Key entry{name, ed25519_private_pem(key, ""), public_line(pub) + "\n"};
+            wipe(key);
+            const std::string copy = util::path_join(options.runtime_dir, name);
+            // Rewritten on every first start, and the saved key is durable.
+            auto st = util::write_file_atomic_at(runtime_fd->get(), name, entry.pem, 0600,
+                                                 std::nullopt, util::Durability::Regenerated);
+            if (st) {
+                st = util::write_file_atomic_at(runtime_fd->get(), name + ".pub", entry.pub, 0644,
+                                                std::nullopt, util::Durability::Regenerated);
+            }
+            unsaved.m_keys.push_back(std::move(entry));
+            if (!st) {
+                return util::make_error("write host key " + copy + ": " + st.error().message);
+            }
+            log::info("generated ed25519 host key {} (sshd reads it from {} while it is saved)",
+                      util::path_join(dir, name), copy);
+            out.push_back(describe(copy, pub, true));
+        }
+        return out;
+    }
+};
+
+UnsavedKeys::UnsavedKeys(UnsavedKeys&& other) noexcept
+    : m_dir(std::move(other.m_dir)),
+      m_runtime_dir(std::move(other.m_runtime_dir)),
+      m_trusted_base(std::move(other.m_trusted_base)),
+      m_keys(std::move(other.m_keys)) {
+    other.m_keys.clear();
+}
+
+UnsavedKeys& UnsavedKeys::operator=(UnsavedKeys&& other) noexcept {
+    if (this != &other) {
+        wipe_keys();
+        m_dir = std::move(other.m_dir);
+        m_runtime_dir = std::move(other.m_runtime_dir);
+        m_trusted_base = std::move(other.m_trusted_base);
+        m_keys = std::move(other.m_keys);
+        other.m_keys.clear();
+    }
+    return *this;
+}
+
+UnsavedKeys::~UnsavedKeys() {
+    wipe_keys();
+}
+
+void UnsavedKeys::wipe_keys() {
+    for (auto& key : m_keys) {
+        sodium_memzero(key.pem.data(), key.pem.size());
+    }
+    m_keys.clear();
+}
+
+util::Status UnsavedKeys::save() {
+    if (m_keys.empty()) {
+        return util::ok();
+    }
+    std::optional<util::PathProblem> problem;
+    auto dirfd = util::open_trusted_dir(m_dir, 0700, &problem, m_trusted_base);
+    if (!dirfd) {
+        return util::make_error(problem ? problem->message + ". Fix: " + problem->fix
+                                        : dirfd.error().message);
+    }
+    const bool private_files = holds_private_files(dirfd->get());
+    if (!private_files) {
+        warn_no_private_files(m_dir, m_runtime_dir);
+    }
+    for (const auto& key : m_keys) {
+        const std::string path = util::path_join(m_dir, key.name);
+        if (exists_nofollow(dirfd->get(), key.name)) {
+            log::warn(
+                "host key {} appeared while this start made a new one (another container on the "
+                "same volume?): it is kept, and the next start serves it",
+                path);
+            continue;
+        }
+        util::Status st = private_files
+                              ? util::write_file_atomic_at(dirfd->get(), key.name, key.pem, 0600)
+                              : persist_file(dirfd->get(), m_dir, key.name, key.pem);
+        if (!st) {
+            return util::make_error("write host key " + path + ": " + st.error().message);
+        }
+        // No fsync for the .pub: it is rewritten from the private key.
+        st = private_files
+                 ? util::write_file_atomic_at(dirfd->get(), key.name + ".pub", key.pub, 0644,
+                                              std::nullopt, util::Durability::Regenerated)
+                 : persist_file(dirfd->get(), m_dir, key.name + ".pub", key.pub);
+        if (!st) {
+            return util::make_error("write " + path + ".pub: " + st.error().message);
+        }
+        log::info("saved host key {}", path);
+    }
+    wipe_keys();
+    return util::ok();
+}
+
+namespace {
+
+// The copies a first start made in runtime_dir for sshd: while they are the
+// saved keys byte for byte (and private), sshd goes on reading them, so its
+// config stays as it was; copies that differ are removed. `keys` come from
+// the state directory `state_fd`.
+void serve_matching_copies(const std::string& runtime_dir, int state_fd,
+                           std::vector<HostKey>& keys) {
+    util::UniqueFd fd(::open(runtime_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat dir_st {};
+    if (!fd.valid() || ::fstat(fd.get(), &dir_st) != 0 || dir_st.st_uid != ::geteuid() ||
+        (dir_st.st_mode & 077) != 0) {
+        return;
+    }
+    auto same_text = [&](const std::string& name, bool secret) {
+        struct stat st {};
+        auto copy = util::open_regular_at(fd.get(), name, &st);
+        if (!copy || st.st_uid != ::geteuid() || (secret && (st.st_mode & 077) != 0)) {
+            return false;
+        }
+        auto ours = util::read_fd(copy->get(), name, 1 << 20);
+        auto saved = util::read_file_at(state_fd, name, 1 << 20);
+        if (!ours || !saved) {
+            return false;
+        }
+        SecretString a(std::move(*ours));
+        SecretString b(std::move(*saved));
+        return a.get() == b.get();
+    };
+    for (auto& key : keys) {
+        const std::string name = util::split_path(key.private_path).second;
+        if (same_text(name, true) && same_text(name + ".pub", false)) {
+            key.private_path = util::path_join(runtime_dir, name);
+            continue;
+        }
+        for (const std::string& file : {name, name + ".pub", name + "-cert.pub"}) {
+            ::unlinkat(fd.get(), file.c_str(), 0);
+        }
+    }
+}
+
+// Whether no key file of `types` is in the directory.
+bool no_key_files(int dirfd, const std::vector<std::string>& types) {
+    return std::none_of(types.begin(), types.end(), [&](const std::string& type) {
+        return exists_nofollow(dirfd, host_key_file_name(find_type(type)->name));
+    });
+}
+
+util::Expected<PreparedHostKeys> host_keys_for(const std::string& state_dir,
+                                               const std::vector<std::string>& types,
+                                               const std::string& ssh_keygen_path,
+                                               const StoreOptions& options, bool defer_save) {
     ensure_sodium();
     auto dir = absolute_dir(state_dir);
     if (!dir) {
         return dir.error();
     }
+    for (const auto& type : types) {
+        if (find_type(type) == nullptr) {
+            return util::make_error("unknown host key type \"" + type + "\" (use " +
+                                    std::string(k_accepted) + ")");
+        }
+    }
+    // A first start may leave the state directory to UnsavedKeys::save:
+    // ed25519 keys are made in process, so sshd can read a copy at once.
+    defer_save = defer_save && std::all_of(types.begin(), types.end(), [](const auto& t) {
+                     return find_type(t)->name == "ed25519";
+                 });
+    PreparedHostKeys out;
+    auto first_start = [&](const std::string& in_dir) -> util::Expected<PreparedHostKeys> {
+        auto keys = UnsavedKeysBuilder::generate(in_dir, types, options, out.unsaved);
+        if (!keys) {
+            return keys.error();
+        }
+        out.keys = std::move(*keys);
+        return std::move(out);
+    };
     std::optional<util::PathProblem> problem;
-    auto dirfd = util::open_trusted_dir(*dir, 0700, &problem, options.trusted_base);
+    bool missing = false;
+    auto open = [&](const std::string& path) {
+        const bool runtime = path == options.runtime_dir;
+        return util::open_trusted_dir(
+            path, defer_save && !runtime ? std::nullopt : std::optional<mode_t>(0700), &problem,
+            options.trusted_base, &missing);
+    };
+    auto dirfd = open(*dir);
     // A directory others control costs the host key's persistence, never SSH.
     for (const std::string& fallback : {options.fallback_dir, options.runtime_dir}) {
         if (dirfd || !problem) {
@@ -736,7 +941,10 @@ util::Expected<std::vector<HostKey>> ensure_host_keys(const std::string& state_d
             *dir, problem->message, fallback, problem->fix);
         problem.reset();
         *dir = fallback;
-        dirfd = util::open_trusted_dir(*dir, 0700, &problem, options.trusted_base);
+        dirfd = open(*dir);
+    }
+    if (!dirfd && missing) {
+        return first_start(*dir);
     }
     if (!dirfd && problem) {
         return util::make_error("host key directory " + *dir + " is not safe for private keys: " +
@@ -756,11 +964,48 @@ util::Expected<std::vector<HostKey>> ensure_host_keys(const std::string& state_d
                                 "container made from it and are never served; choose "
                                 "another directory");
     }
-    if (!keys_kept_private(dirfd->get(), types) && !holds_private_files(dirfd->get())) {
-        return ensure_via_runtime_dir(*dir, dirfd->get(), types, ssh_keygen_path,
-                                      options.runtime_dir);
+    const bool runtime = *dir == options.runtime_dir;
+    if (defer_save && !runtime && no_key_files(dirfd->get(), types)) {
+        return first_start(*dir);
     }
-    return ensure_in_dir(*dir, dirfd->get(), types, ssh_keygen_path);
+    if (!keys_kept_private(dirfd->get(), types) && !holds_private_files(dirfd->get())) {
+        auto keys =
+            ensure_via_runtime_dir(*dir, dirfd->get(), types, ssh_keygen_path, options.runtime_dir);
+        if (!keys) {
+            return keys.error();
+        }
+        out.keys = std::move(*keys);
+        return out;
+    }
+    auto keys = ensure_in_dir(*dir, dirfd->get(), types, ssh_keygen_path);
+    if (!keys) {
+        return keys.error();
+    }
+    if (defer_save && !runtime) {
+        serve_matching_copies(options.runtime_dir, dirfd->get(), *keys);
+    }
+    out.keys = std::move(*keys);
+    return out;
+}
+
+}  // namespace
+
+util::Expected<std::vector<HostKey>> ensure_host_keys(const std::string& state_dir,
+                                                      const std::vector<std::string>& types,
+                                                      const std::string& ssh_keygen_path,
+                                                      const StoreOptions& options) {
+    auto prepared = host_keys_for(state_dir, types, ssh_keygen_path, options, false);
+    if (!prepared) {
+        return prepared.error();
+    }
+    return std::move(prepared->keys);
+}
+
+util::Expected<PreparedHostKeys> prepare_host_keys(const std::string& state_dir,
+                                                   const std::vector<std::string>& types,
+                                                   const std::string& ssh_keygen_path,
+                                                   const StoreOptions& options) {
+    return host_keys_for(state_dir, types, ssh_keygen_path, options, true);
 }
 
 }  // namespace sshboot::hostkeys

@@ -77,4 +77,63 @@ util::Expected<std::vector<HostKey>> ensure_host_keys(const std::string& state_d
                                                       const std::string& ssh_keygen_path,
                                                       const StoreOptions& options = {});
 
+// New host keys not yet saved in the state directory (see prepare_host_keys).
+// The private keys are wiped from memory when it is destroyed.
+class UnsavedKeys {
+  public:
+    UnsavedKeys() = default;
+    UnsavedKeys(UnsavedKeys&& other) noexcept;
+    UnsavedKeys& operator=(UnsavedKeys&& other) noexcept;
+    UnsavedKeys(const UnsavedKeys&) = delete;
+    UnsavedKeys& operator=(const UnsavedKeys&) = delete;
+    ~UnsavedKeys();
+
+    bool empty() const { return m_keys.empty(); }
+    // The state directory they are saved in.
+    const std::string& dir() const { return m_dir; }
+
+    // Saves them in the state directory, created 0700 when missing and
+    // checked as ensure_host_keys checks it: each private key through a
+    // temporary file, fsync and rename, then fsync of the directory; the .pub
+    // beside it. On a volume that cannot hold 0600 files they are kept there
+    // as ensure_host_keys keeps keys on one (with its warning). A key file
+    // that appeared there meanwhile (another container on the same volume)
+    // is kept, with a warning: the next start serves it. An error leaves the
+    // keys served from their copies only: the next start makes new ones.
+    util::Status save();
+
+  private:
+    friend struct UnsavedKeysBuilder;
+    struct Key {
+        std::string name;  // "ssh_host_ed25519_key"
+        std::string pem;   // the private key file
+        std::string pub;   // the .pub file
+    };
+    void wipe_keys();
+
+    std::string m_dir;
+    std::string m_runtime_dir = k_runtime_key_dir;
+    std::string m_trusted_base = "/";
+    std::vector<Key> m_keys;
+};
+
+struct PreparedHostKeys {
+    std::vector<HostKey> keys;
+    UnsavedKeys unsaved;
+};
+
+// ensure_host_keys for a start of sshd, with the durable write of a new key
+// out of sshd's way. On a first start (the state directory is missing or
+// holds no key file of `types`, and every type is ed25519) the new keys are
+// written only to options.runtime_dir (0700, files 0600, no fsync: it is
+// rewritten on a first start), private_path names those copies, and
+// `unsaved` holds them: the caller starts sshd, then runs unsaved.save()
+// while sshd loads, and publishes the fingerprints only after it. Otherwise
+// as ensure_host_keys, with `unsaved` empty; copies a first start left in
+// options.runtime_dir are then removed.
+util::Expected<PreparedHostKeys> prepare_host_keys(const std::string& state_dir,
+                                                   const std::vector<std::string>& types,
+                                                   const std::string& ssh_keygen_path,
+                                                   const StoreOptions& options = {});
+
 }  // namespace sshboot::hostkeys

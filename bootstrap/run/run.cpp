@@ -77,10 +77,22 @@ bool password_given(const cli::Settings& s) {
     return !s.password.empty() || !s.password_file.empty();
 }
 
+// ssh-keygen for the host key types: ed25519 is made in process, so only
+// other types need it ("" when not needed or not found).
+std::string ssh_keygen_for(const cli::Settings& s, const std::string& sshd_path,
+                           const std::string& path_env) {
+    if (s.host_key_types == std::vector<std::string>{"ed25519"}) {
+        return {};
+    }
+    return sshd::find_ssh_keygen(sshd_path, path_env).value_or("");
+}
+
 // Everything sshd needs on disk, ready to start.
 struct Plan {
     accounts::PasswdEntry user;
     std::vector<hostkeys::HostKey> host_keys;
+    // New host keys sshd reads from copies: saved once sshd is starting.
+    hostkeys::UnsavedKeys unsaved_keys;
     std::string sshd_path;
     std::vector<std::string> sshd_env;  // sshd's environment
     bool password_login = false;
@@ -255,11 +267,23 @@ util::Expected<Plan> apply(const cli::Settings& settings,
                   plan.user.name, plan.user.home);
     }
 
-    auto host_keys = ensure_host_keys(s, plan.sshd_path, path_env);
-    if (!host_keys) {
-        return host_keys.error();
+    // In cluster mode the host certificate is issued beside the key in the
+    // state directory, so a new key is saved there before sshd starts.
+    const auto keygen = ssh_keygen_for(s, plan.sshd_path, path_env);
+    if (cluster_plan != nullptr) {
+        auto host_keys = hostkeys::ensure_host_keys(s.state_dir, s.host_key_types, keygen);
+        if (!host_keys) {
+            return host_keys.error();
+        }
+        plan.host_keys = std::move(*host_keys);
+    } else {
+        auto host_keys = hostkeys::prepare_host_keys(s.state_dir, s.host_key_types, keygen);
+        if (!host_keys) {
+            return host_keys.error();
+        }
+        plan.host_keys = std::move(host_keys->keys);
+        plan.unsaved_keys = std::move(host_keys->unsaved);
     }
-    plan.host_keys = std::move(*host_keys);
     for (const auto& key : plan.host_keys) {
         log::info("host key {} {} ({})", key.fingerprint, key.private_path,
                   key.generated ? "new" : "reused");
@@ -442,12 +466,8 @@ void print_report(const cli::Settings& s, const std::string& user_name,
 util::Expected<std::vector<hostkeys::HostKey>> ensure_host_keys(const cli::Settings& s,
                                                                 const std::string& sshd_path,
                                                                 const std::string& path_env) {
-    // ed25519 is made in process; only other types need ssh-keygen.
-    std::string keygen;
-    if (s.host_key_types != std::vector<std::string>{"ed25519"}) {
-        keygen = sshd::find_ssh_keygen(sshd_path, path_env).value_or("");
-    }
-    return hostkeys::ensure_host_keys(s.state_dir, s.host_key_types, keygen);
+    return hostkeys::ensure_host_keys(s.state_dir, s.host_key_types,
+                                      ssh_keygen_for(s, sshd_path, path_env));
 }
 
 void print_connect_report(const cli::Settings& s, const std::string& user,
@@ -549,6 +569,14 @@ int run(const cli::Settings& s) {
         return 1;
     }
     const auto ready = wait_for_sshd(*pid, s.port);
+    // A new host key is durable before its fingerprint is printed (and out
+    // of sshd's way while it loads).
+    if (auto st = plan->unsaved_keys.save(); !st) {
+        log::warn(
+            "the new host key could not be saved in {}: {}. sshd serves it from {} for now; the "
+            "next start makes another, and clients will then see a changed host key",
+            plan->unsaved_keys.dir(), st.error().message, hostkeys::k_runtime_key_dir);
+    }
     if (auto code = stopped_during_startup(s, ready.state == sshd::Readiness::Exited ? -1 : *pid)) {
         return *code;
     }

@@ -233,7 +233,10 @@ std::optional<PathProblem> component_problem(const std::string& path, const stru
 
 Expected<UniqueFd> open_trusted_dir(const std::string& path, std::optional<mode_t> create_mode,
                                     std::optional<PathProblem>* problem,
-                                    const std::string& trusted_base) {
+                                    const std::string& trusted_base, bool* missing) {
+    if (missing != nullptr) {
+        *missing = false;
+    }
     if (path.empty() || path.front() != '/') {
         return make_error("not an absolute path: " + path);
     }
@@ -295,6 +298,9 @@ Expected<UniqueFd> open_trusted_dir(const std::string& path, std::optional<mode_
         }
         if (!next.valid()) {
             const int err = errno;
+            if (err == ENOENT && missing != nullptr) {
+                *missing = true;
+            }
             struct stat lst {};
             if ((err == ELOOP || err == ENOTDIR) &&
                 ::fstatat(fd.get(), name.c_str(), &lst, AT_SYMLINK_NOFOLLOW) == 0) {

@@ -87,11 +87,12 @@ struct PathProblem {
 // system calls (EROFS, ENOSPC, ...) leave `problem` empty.
 // `trusted_base` (a directory `path` is under) is opened as given and its own
 // components are not checked: "/" checks everything (tests pass a private
-// temporary directory).
+// temporary directory). `missing`, when given, is set when the error is that
+// a component does not exist (and `create_mode` is unset).
 Expected<UniqueFd> open_trusted_dir(const std::string& path,
                                     std::optional<mode_t> create_mode = std::nullopt,
                                     std::optional<PathProblem>* problem = nullptr,
-                                    const std::string& trusted_base = "/");
+                                    const std::string& trusted_base = "/", bool* missing = nullptr);
 
 // Opens a directory by path (following symlinks: for system paths).
 Expected<UniqueFd> open_dir(const std::string& path);

@@ -32,6 +32,15 @@ start_healthy() {
 	start_runpod "$PORT" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")"
 }
 
+# start_restarted: start_healthy, then a restart of the container: sshd then
+# reads the host key saved in the state directory (the first start serves a
+# new key from its copy in /run/sshboot/hostkeys).
+start_restarted() {
+	start_healthy
+	sshboot_stop
+	start_runpod "$PORT" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")"
+}
+
 # The state dir holding the host keys (no /workspace in the root).
 host_key() { printf '%s\n' "$E2E_ROOT/var/lib/sshboot/ssh_host_ed25519_key"; }
 
@@ -89,7 +98,7 @@ refute_logs_in() {
 }
 
 @test "no host keys: named, and the config test fails" {
-	start_healthy
+	start_restarted
 	rm -f "$E2E_ROOT"/var/lib/sshboot/ssh_host_*
 	run -1 doctor
 	assert_output --partial "FAIL  host key /var/lib/sshboot/ssh_host_ed25519_key (HostKey in /etc/sshboot/sshd_config) does not exist"
@@ -97,7 +106,7 @@ refute_logs_in() {
 }
 
 @test "a host key readable by others (0644) is named as exposed, with a restart as the fix" {
-	start_healthy
+	start_restarted
 	chmod 0644 "$(host_key)"
 	run -1 doctor
 	assert_output --partial "FAIL  host key /var/lib/sshboot/ssh_host_ed25519_key is mode 0644: sshd refuses a private key that others can read, and whoever read it can impersonate this server. Fix: restart the container (sshboot sets an exposed key aside and makes a new one"

@@ -92,6 +92,29 @@ new_container() {
 	assert_equal "$(served_fingerprint "$port")" "$fp"
 }
 
+@test "a new host key is served at once from a private copy and saved in the state directory before the connect block" {
+	local port fp key
+	port=$(free_port)
+	root_prepare
+	key=$E2E_ROOT/var/lib/sshboot/ssh_host_ed25519_key
+	start_runpod "$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")"
+	run -0 grep -x 'HostKey /run/sshboot/hostkeys/ssh_host_ed25519_key' "$E2E_ROOT/etc/sshboot/sshd_config"
+	# Saved (private, with its .pub) before the fingerprint was printed.
+	run -0 stat -c '%a %u' "$key" "$key.pub"
+	assert_line --index 0 '600 0'
+	assert_line --index 1 '644 0'
+	fp=$(served_fingerprint "$port")
+	assert_equal "$(ssh-keygen -l -f "$key" | awk '{ print $2 }')" "$fp"
+	run -0 grep -F "$fp" "$E2E_OUT"
+	run -0 grep -F 'saved host key /var/lib/sshboot/ssh_host_ed25519_key' "$E2E_ERR"
+
+	# The next start serves the saved key itself.
+	sshboot_stop
+	start_runpod "$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")"
+	run -0 grep -x 'HostKey /var/lib/sshboot/ssh_host_ed25519_key' "$E2E_ROOT/etc/sshboot/sshd_config"
+	assert_equal "$(served_fingerprint "$port")" "$fp"
+}
+
 @test "two fresh containers of one image have different host keys" {
 	local port fp
 	port=$(free_port)

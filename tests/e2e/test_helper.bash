@@ -290,7 +290,8 @@ sshboot_stop() {
 	[[ -n ${E2E_PID:-} ]] || return 0
 	local timeout=${1:-10} init deadline
 	init=$(_e2e_init_pid || true)
-	[[ -n $init ]] && kill -TERM "$init" 2>/dev/null
+	# It may be gone already (sshboot killed, its sshd stopped by the caller).
+	[[ -z $init ]] || kill -TERM "$init" 2>/dev/null || true
 	deadline=$((SECONDS + timeout))
 	while _e2e_alive "$E2E_PID" && ((SECONDS < deadline)); do
 		sleep 0.05
@@ -298,7 +299,7 @@ sshboot_stop() {
 	if _e2e_alive "$E2E_PID"; then
 		echo "# sshboot_stop: PID 1 ignored SIGTERM for ${timeout}s; sending SIGKILL" >&3
 		init=$(_e2e_init_pid || true)
-		[[ -n $init ]] && kill -KILL "$init" 2>/dev/null
+		[[ -z $init ]] || kill -KILL "$init" 2>/dev/null || true
 		kill -KILL "$E2E_PID" 2>/dev/null || true
 	fi
 	E2E_STATUS=0

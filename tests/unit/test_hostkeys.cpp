@@ -727,3 +727,124 @@ TEST(EnsureHostKeys, SshdAcceptsGeneratedKey) {
     ASSERT_TRUE(bad.has_value()) << bad.error().message;
     EXPECT_NE(bad->exit_code, 0) << bad->output;
 }
+
+// ---- prepare_host_keys: a first start's key saved while sshd loads ---------
+
+TEST(PrepareHostKeys, FirstStartServesACopyThenSavesTheKeyDurably) {
+    HostkeysTempDir dir;
+    const auto o = opts(dir);
+    const std::string state = dir.file("a/state");
+    auto prepared = hk::prepare_host_keys(state, {"ed25519"}, "", o);
+    ASSERT_TRUE(prepared.has_value()) << prepared.error().message;
+    ASSERT_EQ(prepared->keys.size(), 1u);
+    const auto key = prepared->keys.front();
+    EXPECT_TRUE(key.generated);
+    const std::string copy = o.runtime_dir + "/ssh_host_ed25519_key";
+    EXPECT_EQ(key.private_path, copy);
+    EXPECT_EQ(file_mode(o.runtime_dir), 0700u);
+    EXPECT_EQ(file_mode(copy), 0600u);
+    EXPECT_EQ(read_text(copy + ".pub"), key.public_line + "\n");
+    // Nothing is in the state directory until it is saved.
+    EXPECT_FALSE(util::path_exists(state));
+    EXPECT_FALSE(prepared->unsaved.empty());
+    EXPECT_EQ(prepared->unsaved.dir(), state);
+
+    auto saved = prepared->unsaved.save();
+    ASSERT_TRUE(saved.has_value()) << saved.error().message;
+    EXPECT_TRUE(prepared->unsaved.empty());
+    EXPECT_EQ(file_mode(state), 0700u);
+    EXPECT_EQ(file_mode(state + "/ssh_host_ed25519_key"), 0600u);
+    EXPECT_EQ(file_mode(state + "/ssh_host_ed25519_key.pub"), 0644u);
+    EXPECT_EQ(read_text(state + "/ssh_host_ed25519_key"), read_text(copy));
+    EXPECT_EQ(read_text(state + "/ssh_host_ed25519_key.pub"), key.public_line + "\n");
+    EXPECT_TRUE(names_starting(state, ".").empty()) << "a temporary file was left";
+    if (have_ssh_keygen()) {
+        EXPECT_EQ(keygen_fingerprint(state + "/ssh_host_ed25519_key"), key.fingerprint);
+    }
+
+    // The next start reuses the saved key, and sshd keeps reading the copy
+    // while it is the same key (its config does not change).
+    auto again = hk::prepare_host_keys(state, {"ed25519"}, "", o);
+    ASSERT_TRUE(again.has_value()) << again.error().message;
+    EXPECT_TRUE(again->unsaved.empty());
+    ASSERT_EQ(again->keys.size(), 1u);
+    EXPECT_FALSE(again->keys.front().generated);
+    EXPECT_EQ(again->keys.front().fingerprint, key.fingerprint);
+    EXPECT_EQ(again->keys.front().private_path, copy);
+}
+
+TEST(PrepareHostKeys, AnEmptyExistingStateDirIsAFirstStartToo) {
+    HostkeysTempDir dir;
+    const std::string state = dir.file("state");
+    ASSERT_EQ(::mkdir(state.c_str(), 0700), 0);
+    auto prepared = hk::prepare_host_keys(state, {"ed25519"}, "", opts(dir));
+    ASSERT_TRUE(prepared.has_value()) << prepared.error().message;
+    EXPECT_FALSE(prepared->unsaved.empty());
+    EXPECT_FALSE(util::path_exists(state + "/ssh_host_ed25519_key"));
+    ASSERT_TRUE(prepared->unsaved.save().has_value());
+    EXPECT_EQ(file_mode(state + "/ssh_host_ed25519_key"), 0600u);
+}
+
+TEST(PrepareHostKeys, ACopyThatIsNotTheSavedKeyIsRemovedAndTheStateDirServed) {
+    HostkeysTempDir dir;
+    const auto o = opts(dir);
+    auto first = hk::prepare_host_keys(dir.file("state"), {"ed25519"}, "", o);
+    ASSERT_TRUE(first.has_value()) << first.error().message;
+    ASSERT_TRUE(first->unsaved.save().has_value());
+    // The saved key is replaced (restored from a backup, say).
+    auto other = hk::ensure_host_keys(dir.file("other"), {"ed25519"}, "", o);
+    ASSERT_TRUE(other.has_value()) << other.error().message;
+    for (const std::string f : {"ssh_host_ed25519_key", "ssh_host_ed25519_key.pub"}) {
+        write_text(dir.file("state/") + f, read_text(dir.file("other/") + f),
+                   f.ends_with(".pub") ? 0644 : 0600);
+    }
+    auto next = hk::prepare_host_keys(dir.file("state"), {"ed25519"}, "", o);
+    ASSERT_TRUE(next.has_value()) << next.error().message;
+    EXPECT_EQ(next->keys.front().private_path, dir.file("state/ssh_host_ed25519_key"));
+    EXPECT_EQ(next->keys.front().fingerprint, other->front().fingerprint);
+    EXPECT_FALSE(util::path_exists(o.runtime_dir + "/ssh_host_ed25519_key"));
+    EXPECT_FALSE(util::path_exists(o.runtime_dir + "/ssh_host_ed25519_key.pub"));
+}
+
+TEST(PrepareHostKeys, AKeyThatAppearedMeanwhileIsKeptNotOverwritten) {
+    HostkeysTempDir dir;
+    const auto o = opts(dir);
+    auto prepared = hk::prepare_host_keys(dir.file("state"), {"ed25519"}, "", o);
+    ASSERT_TRUE(prepared.has_value()) << prepared.error().message;
+    // Another container on the same volume saved its key first.
+    auto theirs = hk::ensure_host_keys(dir.file("state"), {"ed25519"}, "", o);
+    ASSERT_TRUE(theirs.has_value()) << theirs.error().message;
+    const std::string their_text = read_text(dir.file("state/ssh_host_ed25519_key"));
+    ASSERT_TRUE(prepared->unsaved.save().has_value());
+    EXPECT_EQ(read_text(dir.file("state/ssh_host_ed25519_key")), their_text);
+}
+
+TEST(PrepareHostKeys, AStateDirThatBecameUnsafeIsNotWrittenAndTheCopyStays) {
+    HostkeysTempDir dir;
+    const auto o = opts(dir);
+    const std::string state = dir.file("state");
+    ASSERT_EQ(::mkdir(state.c_str(), 0700), 0);
+    auto prepared = hk::prepare_host_keys(state, {"ed25519"}, "", o);
+    ASSERT_TRUE(prepared.has_value()) << prepared.error().message;
+    ASSERT_EQ(::chmod(state.c_str(), 0777), 0);
+    auto saved = prepared->unsaved.save();
+    ASSERT_FALSE(saved.has_value());
+    EXPECT_NE(saved.error().message.find("0777"), std::string::npos) << saved.error().message;
+    EXPECT_NE(saved.error().message.find("chmod go-w"), std::string::npos);
+    EXPECT_FALSE(util::path_exists(state + "/ssh_host_ed25519_key"));
+    EXPECT_EQ(file_mode(o.runtime_dir + "/ssh_host_ed25519_key"), 0600u);
+}
+
+TEST(PrepareHostKeys, OtherTypesAreMadeInTheStateDirBeforeSshdStarts) {
+    if (!have_ssh_keygen()) {
+        GTEST_SKIP() << "needs " << k_ssh_keygen;
+    }
+    HostkeysTempDir dir;
+    const std::string state = dir.file("state");
+    auto prepared = hk::prepare_host_keys(state, {"ed25519", "ecdsa"}, k_ssh_keygen, opts(dir));
+    ASSERT_TRUE(prepared.has_value()) << prepared.error().message;
+    EXPECT_TRUE(prepared->unsaved.empty());
+    ASSERT_EQ(prepared->keys.size(), 2u);
+    EXPECT_EQ(prepared->keys[0].private_path, state + "/ssh_host_ed25519_key");
+    EXPECT_EQ(file_mode(state + "/ssh_host_ecdsa_key"), 0600u);
+}

@@ -267,23 +267,13 @@ util::Expected<Plan> apply(const cli::Settings& settings,
                   plan.user.name, plan.user.home);
     }
 
-    // In cluster mode the host certificate is issued beside the key in the
-    // state directory, so a new key is saved there before sshd starts.
-    const auto keygen = ssh_keygen_for(s, plan.sshd_path, path_env);
-    if (cluster_plan != nullptr) {
-        auto host_keys = hostkeys::ensure_host_keys(s.state_dir, s.host_key_types, keygen);
-        if (!host_keys) {
-            return host_keys.error();
-        }
-        plan.host_keys = std::move(*host_keys);
-    } else {
-        auto host_keys = hostkeys::prepare_host_keys(s.state_dir, s.host_key_types, keygen);
-        if (!host_keys) {
-            return host_keys.error();
-        }
-        plan.host_keys = std::move(host_keys->keys);
-        plan.unsaved_keys = std::move(host_keys->unsaved);
+    auto host_keys = hostkeys::prepare_host_keys(s.state_dir, s.host_key_types,
+                                                 ssh_keygen_for(s, plan.sshd_path, path_env));
+    if (!host_keys) {
+        return host_keys.error();
     }
+    plan.host_keys = std::move(host_keys->keys);
+    plan.unsaved_keys = std::move(host_keys->unsaved);
     for (const auto& key : plan.host_keys) {
         log::info("host key {} {} ({})", key.fingerprint, key.private_path,
                   key.generated ? "new" : "reused");

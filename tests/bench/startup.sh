@@ -20,6 +20,10 @@
 #                 three nodes on 127.0.0.1 (the peers need not run for the
 #                 banner); its cost per node is e - c
 #   (f) cluster warm  (d) in cluster mode
+# (e) and (f) run in a second copy of the root: the cluster client key in
+# authorized_keys, the launch variables in the session environment and the
+# cluster's sshd_config would otherwise be what (c) must rewrite (and fsync)
+# at its next start, a cost no container pays on its own first start.
 # build/bench_ready does the timing (spawn, chroot, exec, poll connect()).
 #
 # Environment: SSHBOOT_BUILD_DIR (default build), BENCH_INTERVAL_US (connect
@@ -137,16 +141,18 @@ outer_main() {
 # --- inside the namespace ----------------------------------------------------
 
 ROOT=
+CLUSTER_ROOT=
 TMP=
 PORT=
 BENCH_PID=
 RESULT=
 
-# pids of processes whose root directory is the benchmark root.
+# pids of processes whose root directory is one of the benchmark roots.
 procs_in_root() {
-	local p
+	local p r
 	for p in /proc/[0-9]*; do
-		[[ $(readlink "$p/root" 2>/dev/null) == "$ROOT" ]] && printf '%s\n' "${p#/proc/}"
+		r=$(readlink "$p/root" 2>/dev/null) || continue
+		[[ $r == "$ROOT" || $r == "$CLUSTER_ROOT" ]] && printf '%s\n' "${p#/proc/}"
 	done
 	return 0
 }
@@ -166,7 +172,11 @@ inner_cleanup() {
 			for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
 			sleep 0.05
 		done
-		umount -R "$ROOT" 2>/dev/null || umount -R -l "$ROOT" 2>/dev/null || true
+		local r
+		for r in "$ROOT" "$CLUSTER_ROOT"; do
+			[[ -n $r ]] || continue
+			umount -R "$r" 2>/dev/null || umount -R -l "$r" 2>/dev/null || true
+		done
 	fi
 	exit "$status"
 }
@@ -181,14 +191,16 @@ wait_clean() {
 	done
 }
 
-# bench VARIANT [bench_ready OPTIONS] -- ARGV...: one timed start; leaves
-# bench_ready's output line in $RESULT. bench_ready runs in the background so
+# bench VARIANT [bench_ready OPTIONS] -- ARGV...: one timed start (in
+# $CLUSTER_ROOT for e and f, else $ROOT); leaves bench_ready's output line in
+# $RESULT. bench_ready runs in the background so
 # that a signal to this script reaches the traps at once (cleanup stops it).
 bench() {
-	local variant=$1 status=0
+	local variant=$1 status=0 root=$ROOT
 	shift
+	[[ $variant != [ef] ]] || root=$CLUSTER_ROOT
 	wait_clean
-	"$BUILD/bench_ready" --root "$ROOT" --port "$PORT" --timeout-ms "$TIMEOUT_MS" \
+	"$BUILD/bench_ready" --root "$root" --port "$PORT" --timeout-ms "$TIMEOUT_MS" \
 		--interval-us "$INTERVAL_US" --log "$TMP/log.$variant" --env "PATH=$CONTAINER_PATH" \
 		"$@" >"$TMP/result" &
 	BENCH_PID=$!
@@ -206,19 +218,27 @@ SSHBOOT_ENV=()
 CLUSTER_ENV=()
 CONNECT_LINE=
 
-prepare_root() {
-	local upper=$TMP/upper work=$TMP/work
-	ROOT=$TMP/root
-	mkdir -p "$ROOT" "$upper" "$work"
-	mount -t overlay overlay -o "lowerdir=$ROOT_BASE,upperdir=$upper,workdir=$work" "$ROOT"
+# mount_root NAME: a writable copy of the cached root at $TMP/NAME, mounted as
+# a container runtime would, with sshboot installed.
+mount_root() {
+	local root=$TMP/$1 upper=$TMP/$1.upper work=$TMP/$1.work
+	mkdir -p "$root" "$upper" "$work"
+	mount -t overlay overlay -o "lowerdir=$ROOT_BASE,upperdir=$upper,workdir=$work" "$root"
 	# /dev with the basic nodes, devpts, /dev/shm, a tmpfs on /run, /sys (what
 	# a container runtime mounts); then /proc of this PID namespace (the
 	# host's: sshboot is not PID 1 here and becomes a child subreaper).
-	sh -c "$SB_NS_INIT" bench-init "$ROOT" true
-	mount -t proc -o nosuid,nodev,noexec proc "$ROOT/proc"
-	install -m 0755 "$BUILD/sshboot" "$ROOT/usr/local/bin/sshboot"
-	mkdir -p "$ROOT/run/sshd"
-	chmod 0755 "$ROOT/run/sshd"
+	sh -c "$SB_NS_INIT" bench-init "$root" true
+	mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
+	install -m 0755 "$BUILD/sshboot" "$root/usr/local/bin/sshboot"
+	mkdir -p "$root/run/sshd"
+	chmod 0755 "$root/run/sshd"
+}
+
+prepare_root() {
+	ROOT=$TMP/root
+	CLUSTER_ROOT=$TMP/cluster-root
+	mount_root root
+	mount_root cluster-root
 
 	PORT=$(sb_free_port) || sb_die "found no free TCP port"
 
@@ -283,11 +303,11 @@ run_variant() {
 		bench d "${SSHBOOT_ENV[@]}" --stdout-marker "$CONNECT_LINE" -- /usr/local/bin/sshboot
 		;;
 	e)
-		rm -rf "${ROOT:?}$STATE_DIR"
+		rm -rf "${CLUSTER_ROOT:?}$STATE_DIR"
 		bench e "${CLUSTER_ENV[@]}" --stdout-marker "$CONNECT_LINE" -- /usr/local/bin/sshboot
 		;;
 	f)
-		[[ -d $ROOT$STATE_DIR ]] || sb_die "no state directory left for the warm cluster run"
+		[[ -d $CLUSTER_ROOT$STATE_DIR ]] || sb_die "no state directory left for the warm cluster run"
 		bench f "${CLUSTER_ENV[@]}" --stdout-marker "$CONNECT_LINE" -- /usr/local/bin/sshboot
 		;;
 	esac

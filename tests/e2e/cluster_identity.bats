@@ -64,6 +64,17 @@ node_start() {
 	NODE_PIDS[n]=$!
 }
 
+# node_certificate N: the host certificate node N's sshd serves (the
+# HostCertificate of its sshd_config, beside the key sshd reads: on a first
+# start that key is a copy in the node's own /run), read in its namespaces.
+node_certificate() {
+	local n=$1 root=$BATS_TEST_TMPDIR/node.$1/root init path
+	path=$(awk '$1 == "HostCertificate" { print $2 }' "$root/etc/sshboot/sshd_config")
+	[[ -n $path ]] || fail "node $n: no HostCertificate in its sshd_config"
+	init=$(pgrep -P "${NODE_PIDS[n]}" | head -n 1) || fail "node $n does not run"
+	nsenter --target "$init" --mount -- cat "$root$path"
+}
+
 # node_wait_ready N: wait (bounded) until node N's sshd accepts connections.
 node_wait_ready() {
 	local n=$1 i
@@ -151,7 +162,7 @@ two_ports() {
 	assert_line --index 1 '644 root'
 	run -0 grep -c '^@cert-authority \* ssh-ed25519 ' "$r0/root/.ssh/known_hosts"
 	assert_output 1
-	run -0 ssh-keygen -L -f "$r0/var/lib/sshboot/ssh_host_ed25519_key-cert.pub"
+	run -0 ssh-keygen -L -f <(node_certificate 0)
 	assert_output --partial 'host certificate'
 	assert_output --partial 'node-0'
 	# Same secret, same CA and client key on both nodes.
@@ -166,14 +177,14 @@ two_ports() {
 
 	# A restart keeps the node trusted (same host key, same certificate).
 	local r1=$BATS_TEST_TMPDIR/node.1/root before after
-	before=$(cat "$r1/var/lib/sshboot/ssh_host_ed25519_key-cert.pub" "$r1/root/.ssh/id_ed25519" | sha256sum)
+	before=$({ node_certificate 1 && cat "$r1/root/.ssh/id_ed25519"; } | sha256sum)
 	nodes_stop_one 1
 	node_start 1 SSH_PORT="$P1" SSHBOOT_CLUSTER_SECRET="$secret" SSHBOOT_CLUSTER_RANK=1 SSHBOOT_CLUSTER_HOSTS="$hosts"
 	node_wait_ready 1
 	run -0 --separate-stderr node_ssh 0 node-1 cat /etc/node-name
 	assert_output node1
-	# Nothing changed, so the files were left as they were.
-	after=$(cat "$r1/var/lib/sshboot/ssh_host_ed25519_key-cert.pub" "$r1/root/.ssh/id_ed25519" | sha256sum)
+	# Same key and names: the same certificate, and the client key as it was.
+	after=$({ node_certificate 1 && cat "$r1/root/.ssh/id_ed25519"; } | sha256sum)
 	[[ $before == "$after" ]] || fail "the restart rewrote the certificate or the key"
 	run -0 grep -c '^@cert-authority' "$r0/root/.ssh/known_hosts"
 	assert_output 1
@@ -252,7 +263,7 @@ two_ports() {
 	assert_output precious
 	[[ -L $r/root/.ssh/known_hosts ]] || fail "the symlink was replaced"
 	# The host certificate is served all the same.
-	run -0 ssh-keygen -L -f "$r/var/lib/sshboot/ssh_host_ed25519_key-cert.pub"
+	run -0 ssh-keygen -L -f <(node_certificate 0)
 	assert_output --partial 'host certificate'
 }
 

@@ -88,14 +88,15 @@ std::optional<Range> rodata_range(int fd, off_t file_size) {
     return std::nullopt;
 }
 
-// The first version in `range` of the file, read in 64 KiB pieces; sets
-// *failed on a read error.
+// The first version in `range` of the file, read in pieces of 8 KiB growing
+// to 64 KiB (in sshd's .rodata it is in the first); sets *failed on a read
+// error.
 std::optional<Version> scan(int fd, Range range, bool* failed) {
+    constexpr std::size_t k_first_piece = 8 << 10;
     constexpr std::size_t k_piece = 64 << 10;
     constexpr std::size_t k_carry = 32;  // longer than any "OpenSSH_NNNN.NNNN"
     std::string window;
-    window.reserve(k_piece + k_carry);
-    std::vector<char> piece(k_piece);
+    std::vector<char> piece(k_first_piece);
     off_t offset = range.offset;
     std::size_t left = range.size;
     for (;;) {
@@ -121,6 +122,9 @@ std::optional<Version> scan(int fd, Range range, bool* failed) {
             return std::nullopt;
         }
         window.erase(0, window.size() > k_carry ? window.size() - k_carry : 0);
+        if (piece.size() < k_piece) {
+            piece.resize(piece.size() * 2);
+        }
     }
 }
 

@@ -13,7 +13,7 @@ using Version = session_env::Version;
 
 // The "OpenSSH_X.Y" inside the binary at `sshd_path`: looked for in the ELF
 // .rodata section first (where a string constant lives: about a fifth of
-// the file), then in the whole file, read in 64 KiB pieces (sshd is over a
+// the file), then in the whole file, read in pieces of up to 64 KiB (sshd is over a
 // megabyte; holding it whole raised sshboot's peak memory). nullopt when it
 // cannot be read or names no version.
 std::optional<Version> read_openssh_version(const std::string& sshd_path);

@@ -160,19 +160,16 @@ TEST(has_per_source_penalties, from_openssh_9_8) {
 }
 
 TEST(read_openssh_version, finds_the_version_in_a_binary_read_in_pieces) {
-    char tmpl[] = "/tmp/sshboot-version-XXXXXX";
-    const int fd = ::mkstemp(tmpl);
-    ASSERT_GE(fd, 0);
-    // The version string straddles the first 64 KiB piece.
-    std::string bytes((64 << 10) - 10, '\0');
-    bytes += "OpenSSH_9.8p1 Debian";
-    ASSERT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
-    ::close(fd);
-    const auto v = sshd::read_openssh_version(tmpl);
-    ::unlink(tmpl);
-    ASSERT_TRUE(v);
-    EXPECT_EQ(v->major, 9);
-    EXPECT_EQ(v->minor, 8);
+    // The version string straddles the end of a piece: of the first (8 KiB),
+    // of the third (8 + 16 + 32 KiB), of a 64 KiB one after them.
+    for (const std::size_t end : {8u << 10, 56u << 10, 184u << 10}) {
+        std::string bytes(end - 10, '\0');
+        bytes += "OpenSSH_9.8p1 Debian";
+        const auto v = version_of(bytes);
+        ASSERT_TRUE(v) << end;
+        EXPECT_EQ(v->major, 9);
+        EXPECT_EQ(v->minor, 8);
+    }
     EXPECT_FALSE(sshd::read_openssh_version("/nonexistent/sshd"));
     EXPECT_FALSE(sshd::read_openssh_version(""));
 }

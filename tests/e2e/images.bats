@@ -321,6 +321,9 @@ kube_teardown() {
 	cp -a "$E2E_REPO/CMakeLists.txt" "$E2E_REPO/cmake" "$E2E_REPO/bootstrap" "$E2E_REPO/templates" "$ctx/"
 	run -0 bash "$E2E_REPO/scripts/release.sh" 0.1.0 --arch x86_64 --use-binary "x86_64=$E2E_SSHBOOT" \
 		--out "$ctx/dist" --work "$BATS_TEST_TMPDIR/release-work"
+	# A file of this run in dist/: the COPY and the checking RUN are never
+	# taken from podman's layer cache (a cached RUN prints nothing).
+	printf '%s\n' "$BATS_TEST_TMPDIR" >"$ctx/dist/test-run"
 	local args=()
 	mapfile -t args < <(img_build_args debian)
 	run podman build --network=host --layers "${args[@]}" --build-arg SSHBOOT_BINARY=release \

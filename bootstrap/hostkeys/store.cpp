@@ -51,6 +51,9 @@ const TypeInfo* find_type(std::string_view name) {
     return nullptr;
 }
 
+// The key types asked for, resolved once (host_keys_for refuses unknown names).
+using TypeList = std::vector<const TypeInfo*>;
+
 // Whether a key of `key_type` may live in the file of `info` (an existing
 // ecdsa key may use another curve).
 bool type_fits(const TypeInfo& info, std::string_view key_type) {
@@ -450,12 +453,8 @@ bool holds_private_files(int dirfd) {
 // Whether every key of `types` is already in the directory, private (no group
 // or other bits) and ours, with its .pub: the directory then evidently keeps
 // mode 0600, and holds_private_files need not create a file to find out.
-bool keys_kept_private(int dirfd, const std::vector<std::string>& types) {
-    for (const auto& type : types) {
-        const TypeInfo* info = find_type(type);
-        if (info == nullptr) {
-            return false;
-        }
+bool keys_kept_private(int dirfd, const TypeList& types) {
+    for (const TypeInfo* info : types) {
         const std::string name = host_key_file_name(info->name);
         struct stat st {};
         if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
@@ -508,15 +507,10 @@ util::Status persist_file(int dirfd, const std::string& dir, const std::string& 
 
 // Reuses or creates each key of `types` in dir (open as dirfd).
 util::Expected<std::vector<HostKey>> ensure_in_dir(const std::string& dir, int dirfd,
-                                                   const std::vector<std::string>& types,
+                                                   const TypeList& types,
                                                    const std::string& ssh_keygen_path) {
     std::vector<HostKey> out;
-    for (const auto& type : types) {
-        const TypeInfo* info = find_type(type);
-        if (info == nullptr) {
-            return util::make_error("unknown host key type \"" + type + "\" (use " +
-                                    std::string(k_accepted) + ")");
-        }
+    for (const TypeInfo* info : types) {
         const std::string name = host_key_file_name(info->name);
         const std::string path = util::path_join(dir, name);
         struct stat st {};
@@ -630,8 +624,7 @@ util::Expected<util::UniqueFd> open_runtime_dir(const std::string& runtime_dir) 
 // The keys for a state directory that cannot hold 0600 files: kept there,
 // served from copies in runtime_dir.
 util::Expected<std::vector<HostKey>> ensure_via_runtime_dir(const std::string& state_dir,
-                                                            int state_fd,
-                                                            const std::vector<std::string>& types,
+                                                            int state_fd, const TypeList& types,
                                                             const std::string& ssh_keygen_path,
                                                             const std::string& runtime_dir) {
     warn_no_private_files(state_dir, runtime_dir);
@@ -639,11 +632,7 @@ util::Expected<std::vector<HostKey>> ensure_via_runtime_dir(const std::string& s
     if (!runtime_fd) {
         return runtime_fd.error();
     }
-    for (const auto& type : types) {
-        const TypeInfo* info = find_type(type);
-        if (info == nullptr) {
-            continue;  // ensure_in_dir reports it
-        }
+    for (const TypeInfo* info : types) {
         const std::string name = host_key_file_name(info->name);
         for (const std::string& file : {name, name + ".pub"}) {
             if (::unlinkat(runtime_fd->get(), file.c_str(), 0) != 0 && errno != ENOENT) {
@@ -728,7 +717,7 @@ struct UnsavedKeysBuilder {
     // Makes a new ed25519 key for each of `types`, writes it and its .pub to
     // runtime_dir for sshd (no fsync), and keeps it in `unsaved` for `dir`.
     static util::Expected<std::vector<HostKey>> generate(const std::string& dir,
-                                                         const std::vector<std::string>& types,
+                                                         const TypeList& types,
                                                          const StoreOptions& options,
                                                          UnsavedKeys& unsaved) {
         auto runtime_fd = open_runtime_dir(options.runtime_dir);
@@ -739,8 +728,8 @@ struct UnsavedKeysBuilder {
         unsaved.m_runtime_dir = options.runtime_dir;
         unsaved.m_trusted_base = options.trusted_base;
         std::vector<HostKey> out;
-        for (const auto& type : types) {
-            const std::string name = host_key_file_name(find_type(type)->name);
+        for (const TypeInfo* info : types) {
+            const std::string name = host_key_file_name(info->name);
             Ed25519Key key = generate_ed25519();
             PublicKey pub{std::string(k_ed25519_type), ed25519_public_blob(key)};
             UnsavedKeys::Key entry{name, ed25519_private_pem(key, ""), public_line(pub) + "\n"};
@@ -750,8 +739,7 @@ struct UnsavedKeysBuilder {
             auto st = util::write_file_atomic_at(runtime_fd->get(), name, entry.pem, 0600,
                                                  std::nullopt, util::Durability::Regenerated);
             if (st) {
-                st = util::write_file_atomic_at(runtime_fd->get(), name + ".pub", entry.pub, 0644,
-                                                std::nullopt, util::Durability::Regenerated);
+                st = write_public(runtime_fd->get(), name + ".pub", pub);
             }
             unsaved.m_keys.push_back(std::move(entry));
             if (!st) {
@@ -810,6 +798,14 @@ util::Status UnsavedKeys::save() {
     if (!private_files) {
         warn_no_private_files(m_dir, m_runtime_dir);
     }
+    // On a volume that cannot hold 0600 files: as ensure_host_keys keeps
+    // keys there. The .pub needs no fsync: it is rewritten from the key.
+    auto write = [&](const std::string& name, const std::string& content, mode_t mode,
+                     util::Durability durability) {
+        return private_files ? util::write_file_atomic_at(dirfd->get(), name, content, mode,
+                                                          std::nullopt, durability)
+                             : persist_file(dirfd->get(), m_dir, name, content);
+    };
     for (const auto& key : m_keys) {
         const std::string path = util::path_join(m_dir, key.name);
         if (exists_nofollow(dirfd->get(), key.name)) {
@@ -819,18 +815,10 @@ util::Status UnsavedKeys::save() {
                 path);
             continue;
         }
-        util::Status st = private_files
-                              ? util::write_file_atomic_at(dirfd->get(), key.name, key.pem, 0600)
-                              : persist_file(dirfd->get(), m_dir, key.name, key.pem);
-        if (!st) {
+        if (auto st = write(key.name, key.pem, 0600, util::Durability::Durable); !st) {
             return util::make_error("write host key " + path + ": " + st.error().message);
         }
-        // No fsync for the .pub: it is rewritten from the private key.
-        st = private_files
-                 ? util::write_file_atomic_at(dirfd->get(), key.name + ".pub", key.pub, 0644,
-                                              std::nullopt, util::Durability::Regenerated)
-                 : persist_file(dirfd->get(), m_dir, key.name + ".pub", key.pub);
-        if (!st) {
+        if (auto st = write(key.name + ".pub", key.pub, 0644, util::Durability::Regenerated); !st) {
             return util::make_error("write " + path + ".pub: " + st.error().message);
         }
         log::info("saved host key {}", path);
@@ -841,36 +829,41 @@ util::Status UnsavedKeys::save() {
 
 namespace {
 
-// The copies a first start made in runtime_dir for sshd: while they are the
-// saved keys byte for byte (and private), sshd goes on reading them, so its
-// config stays as it was; copies that differ are removed. `keys` come from
-// the state directory `state_fd`.
-void serve_matching_copies(const std::string& runtime_dir, int state_fd,
-                           std::vector<HostKey>& keys) {
+// The ed25519 copies a first start made in runtime_dir for sshd: while the
+// private copy (ours, 0600) holds the key just read from the state directory
+// and its .pub says the same, sshd goes on reading it, so its config stays as
+// it was; copies that differ are removed.
+void serve_matching_copies(const std::string& runtime_dir, std::vector<HostKey>& keys) {
     util::UniqueFd fd(::open(runtime_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     struct stat dir_st {};
     if (!fd.valid() || ::fstat(fd.get(), &dir_st) != 0 || dir_st.st_uid != ::geteuid() ||
         (dir_st.st_mode & 077) != 0) {
         return;
     }
-    auto same_text = [&](const std::string& name, bool secret) {
+    const TypeInfo& info = *find_type("ed25519");
+    auto holds = [&](const std::string& name, const HostKey& key) {
+        const std::string path = util::path_join(runtime_dir, name);
         struct stat st {};
         auto copy = util::open_regular_at(fd.get(), name, &st);
-        if (!copy || st.st_uid != ::geteuid() || (secret && (st.st_mode & 077) != 0)) {
+        if (!copy || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) {
             return false;
         }
-        auto ours = util::read_fd(copy->get(), name, 1 << 20);
-        auto saved = util::read_file_at(state_fd, name, 1 << 20);
-        if (!ours || !saved) {
+        auto text = util::read_fd(copy->get(), path, 1 << 20);
+        if (!text) {
             return false;
         }
-        SecretString a(std::move(*ours));
-        SecretString b(std::move(*saved));
-        return a.get() == b.get();
+        SecretString secret(std::move(*text));
+        auto from_private = check_private_text(secret.get(), path, info);
+        if (!from_private || !*from_private || public_line(**from_private) != key.public_line) {
+            return false;
+        }
+        auto pub = util::read_file_at(fd.get(), name + ".pub", 1 << 20);
+        const auto from_pub = pub ? parse_public_text(*pub) : std::nullopt;
+        return from_pub && public_line(*from_pub) == key.public_line;
     };
     for (auto& key : keys) {
         const std::string name = util::split_path(key.private_path).second;
-        if (same_text(name, true) && same_text(name + ".pub", false)) {
+        if (holds(name, key)) {
             key.private_path = util::path_join(runtime_dir, name);
             continue;
         }
@@ -881,14 +874,14 @@ void serve_matching_copies(const std::string& runtime_dir, int state_fd,
 }
 
 // Whether no key file of `types` is in the directory.
-bool no_key_files(int dirfd, const std::vector<std::string>& types) {
-    return std::none_of(types.begin(), types.end(), [&](const std::string& type) {
-        return exists_nofollow(dirfd, host_key_file_name(find_type(type)->name));
+bool no_key_files(int dirfd, const TypeList& types) {
+    return std::none_of(types.begin(), types.end(), [&](const TypeInfo* info) {
+        return exists_nofollow(dirfd, host_key_file_name(info->name));
     });
 }
 
 util::Expected<PreparedHostKeys> host_keys_for(const std::string& state_dir,
-                                               const std::vector<std::string>& types,
+                                               const std::vector<std::string>& type_names,
                                                const std::string& ssh_keygen_path,
                                                const StoreOptions& options, bool defer_save) {
     ensure_sodium();
@@ -896,16 +889,19 @@ util::Expected<PreparedHostKeys> host_keys_for(const std::string& state_dir,
     if (!dir) {
         return dir.error();
     }
-    for (const auto& type : types) {
-        if (find_type(type) == nullptr) {
-            return util::make_error("unknown host key type \"" + type + "\" (use " +
+    TypeList types;
+    for (const auto& name : type_names) {
+        const TypeInfo* info = find_type(name);
+        if (info == nullptr) {
+            return util::make_error("unknown host key type \"" + name + "\" (use " +
                                     std::string(k_accepted) + ")");
         }
+        types.push_back(info);
     }
     // A first start may leave the state directory to UnsavedKeys::save:
     // ed25519 keys are made in process, so sshd can read a copy at once.
-    defer_save = defer_save && std::all_of(types.begin(), types.end(), [](const auto& t) {
-                     return find_type(t)->name == "ed25519";
+    defer_save = defer_save && std::all_of(types.begin(), types.end(), [](const TypeInfo* info) {
+                     return info->name == "ed25519";
                  });
     PreparedHostKeys out;
     auto first_start = [&](const std::string& in_dir) -> util::Expected<PreparedHostKeys> {
@@ -982,7 +978,7 @@ util::Expected<PreparedHostKeys> host_keys_for(const std::string& state_dir,
         return keys.error();
     }
     if (defer_save && !runtime) {
-        serve_matching_copies(options.runtime_dir, dirfd->get(), *keys);
+        serve_matching_copies(options.runtime_dir, *keys);
     }
     out.keys = std::move(*keys);
     return out;

@@ -112,18 +112,14 @@ util::Status write_user_file(int dirfd, const std::string& shown, const std::str
     return util::ok();
 }
 
-// ~/.ssh/config's managed block and ~/.deepspeed_env, never through a
-// symlink under the home.
-util::Status write_user_files(const Topology& t, const accounts::PasswdEntry& user,
-                              const std::string& identity_file,
-                              const std::vector<std::string>& session_env) {
+// Merges this job's node aliases into the managed block of the user's
+// ~/.ssh/config, opening ~/.ssh (made 0700 for the user when missing) under
+// `home_fd` without following a symlink.
+util::Status write_ssh_config(int home_fd, const Topology& t, const accounts::PasswdEntry& user,
+                              const std::string& identity_file) {
     const std::string ssh_dir_path = user.home + "/.ssh";
-    auto home = util::open_dir(user.home);
-    if (!home) {
-        return home.error();
-    }
     auto ssh_dir =
-        util::open_subdir_nofollow(home->get(), ".ssh", 0700, util::FileOwner{user.uid, user.gid});
+        util::open_subdir_nofollow(home_fd, ".ssh", 0700, util::FileOwner{user.uid, user.gid});
     if (!ssh_dir) {
         return util::make_error(user.home + "/" + ssh_dir.error().message);
     }
@@ -143,8 +139,19 @@ util::Status write_user_files(const Topology& t, const accounts::PasswdEntry& us
     }
     const std::string config =
         merge_ssh_config(existing, render_ssh_config_block(t, user.name, identity_file));
-    if (auto w = write_user_file(ssh_dir->get(), ssh_dir_path + "/config", "config", config, user);
-        !w) {
+    return write_user_file(ssh_dir->get(), ssh_dir_path + "/config", "config", config, user);
+}
+
+// ~/.ssh/config's managed block and ~/.deepspeed_env, never through a
+// symlink under the home.
+util::Status write_user_files(const Topology& t, const accounts::PasswdEntry& user,
+                              const std::string& identity_file,
+                              const std::vector<std::string>& session_env) {
+    auto home = util::open_dir(user.home);
+    if (!home) {
+        return home.error();
+    }
+    if (auto w = write_ssh_config(home->get(), t, user, identity_file); !w) {
         return w;
     }
     return write_user_file(home->get(), user.home + "/.deepspeed_env", ".deepspeed_env",
@@ -436,26 +443,7 @@ util::Status rewrite_node_files(const ClusterState& state, const LaunchPaths& pa
     if (!home) {
         return home.error();
     }
-    auto ssh_dir =
-        util::open_subdir_nofollow(home->get(), ".ssh", 0700, util::FileOwner{u.uid, u.gid});
-    if (!ssh_dir) {
-        return util::make_error(u.home + "/" + ssh_dir.error().message);
-    }
-    std::string existing;
-    struct stat st {};
-    if (::fstatat(ssh_dir->get(), "config", &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        if (!S_ISREG(st.st_mode)) {
-            return util::make_error(u.home + "/.ssh/config is not a regular file (a symlink?)");
-        }
-        auto text = util::read_file_at(ssh_dir->get(), "config");
-        if (!text) {
-            return text.error();
-        }
-        existing = std::move(*text);
-    }
-    return write_user_file(
-        ssh_dir->get(), u.home + "/.ssh/config", "config",
-        merge_ssh_config(existing, render_ssh_config_block(t, u.name, state.identity_file)), u);
+    return write_ssh_config(home->get(), t, u, state.identity_file);
 }
 
 }  // namespace sshboot::cluster

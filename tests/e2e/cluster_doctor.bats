@@ -79,24 +79,24 @@ start_node_with_secret_file() {
 	assert_output --partial '"id": "cluster-peers", "status": "fail"'
 }
 
-@test "doctor names a secret file others can read and a private key with mode 0644, with the fix" {
+@test "doctor fails the cluster secret when its file became readable by others, and names a private key with mode 0644, with the fixes" {
 	local secret
 	secret=$(cluster_secret)
 	cluster_prepare_root 0
 	local root=${CLUSTER_ROOTS[0]}
-	# What a Kubernetes Secret volume gives by default: files readable by all.
 	mkdir -p "$root/etc/cluster"
 	printf '%s\n' "$secret" >"$root/etc/cluster/secret"
-	chmod 0644 "$root/etc/cluster/secret"
+	chmod 0400 "$root/etc/cluster/secret"
 	mkdir -p "$root/root/.ssh"
 	chmod 0700 "$root/root/.ssh"
 	ssh-keygen -q -t ed25519 -N '' -C mounted -f "$root/root/.ssh/id_mounted"
 	chmod 0644 "$root/root/.ssh/id_mounted"
 	start_node_with_secret_file 0 /etc/cluster/secret
 	cluster_node_ready 0
+	# What a Kubernetes Secret volume without defaultMode gives: readable by all.
+	chmod 0644 "$root/etc/cluster/secret"
 	run -1 node_doctor 0
-	assert_line --regexp "^OK +cluster secret \(SSHBOOT_CLUSTER_SECRET_FILE /etc/cluster/secret\) is present and strong$"
-	assert_line --regexp "^WARN +the cluster secret file /etc/cluster/secret is mode 0644: .*Fix: on Kubernetes set defaultMode: 0400 on the Secret volume .*chmod 600 /etc/cluster/secret$"
+	assert_line --regexp "^FAIL +the cluster secret \(SSHBOOT_CLUSTER_SECRET_FILE /etc/cluster/secret\) is refused: .* is mode 0644, readable by other users .*defaultMode: 0400"
 	assert_line --regexp "^FAIL +private key /root/.ssh/id_mounted is mode 0644: ssh refuses it .*Fix: chmod 600 /root/.ssh/id_mounted"
 	refute_output --partial "$secret"
 }

@@ -793,19 +793,21 @@ TEST(check_cluster, SecretNotVisibleIsSkipped) {
     EXPECT_NE(find_check(check_cluster(f), "cluster-secret", Status::Skip), nullptr);
 }
 
-TEST(check_cluster, ReadableSecretFileWarnsWithDefaultMode) {
+TEST(check_cluster, ReadableSecretFileFailsTheSecretCheckWithDefaultMode) {
     auto f = healthy_cluster();
     f.secret_source = "SSHBOOT_CLUSTER_SECRET_FILE /etc/cluster/secret";
     f.secret_file = "/etc/cluster/secret";
     f.secret_file_mode = 0644;
+    f.secret_problem = "SSHBOOT_CLUSTER_SECRET_FILE /etc/cluster/secret " +
+                       cluster::secret_file_problem(S_IFREG | 0644, 0, 0);
     const auto results = check_cluster(f);
-    const auto* r = find_check(results, "cluster-file-modes", Status::Warn);
+    const auto* r = find_check(results, "cluster-secret", Status::Fail);
     ASSERT_NE(r, nullptr);
     EXPECT_TRUE(contains(r->message, "0644")) << r->message;
-    EXPECT_TRUE(contains(r->fix, "defaultMode: 0400")) << r->fix;
-    EXPECT_TRUE(contains(r->fix, "chmod 600 /etc/cluster/secret")) << r->fix;
-    EXPECT_EQ(doctor_exit_code(results), 0);
+    EXPECT_TRUE(contains(r->message, "defaultMode: 0400")) << r->message;
+    EXPECT_EQ(doctor_exit_code(results), 1);
     f.secret_file_mode = 0400;
+    f.secret_problem.clear();
     EXPECT_NE(find_check(check_cluster(f), "cluster-file-modes", Status::Ok), nullptr);
 }
 
@@ -922,7 +924,9 @@ TEST(gather_cluster, ReadsStateCertificateKnownHostsAndSecretFileMode) {
     ASSERT_TRUE(f.state.has_value()) << f.state_error;
     EXPECT_EQ(f.state->nodes.size(), 2u);
     EXPECT_EQ(f.secret_source, "SSHBOOT_CLUSTER_SECRET_FILE " + dir.path() + "/secret");
-    EXPECT_EQ(f.secret_problem, "");
+    // Readable by others: refused, with the fix.
+    EXPECT_NE(f.secret_problem.find("is mode 0644, readable by other users"), std::string::npos)
+        << f.secret_problem;
     EXPECT_EQ(f.secret_file_mode, 0644u);
     EXPECT_EQ(f.certificate_path, dir.path() + "/host_key-cert.pub");
     ASSERT_TRUE(f.certificate.has_value()) << f.certificate_error;
@@ -931,7 +935,7 @@ TEST(gather_cluster, ReadsStateCertificateKnownHostsAndSecretFileMode) {
     EXPECT_FALSE(f.peers_probed);
     const auto results = check_cluster(f);
     EXPECT_NE(find_check(results, "cluster-certificate", Status::Ok), nullptr);
-    EXPECT_NE(find_check(results, "cluster-file-modes", Status::Warn), nullptr);
+    EXPECT_NE(find_check(results, "cluster-secret", Status::Fail), nullptr);
     for (const auto& r : results) {
         EXPECT_FALSE(contains(r.message, secret) || contains(r.fix, secret)) << r.id;
     }

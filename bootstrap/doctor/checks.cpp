@@ -21,6 +21,10 @@ CheckResult skip(std::string id, std::string message) {
     return {std::move(id), Status::Skip, std::move(message), {}};
 }
 
+CheckResult warn(std::string id, std::string message, std::string fix) {
+    return {std::move(id), Status::Warn, std::move(message), std::move(fix)};
+}
+
 std::string owner_of(const FileInfo& f) {
     if (!f.owner_name.empty()) {
         return f.owner_name + " (uid " + std::to_string(f.uid) + ")";
@@ -562,6 +566,20 @@ CheckResult check_password_hash(const Facts& f) {
 
 // --- outside -------------------------------------------------------------------
 
+// How this container is reached when no external endpoint is known, in
+// words for the endpoint check; empty when nothing reaches it. Each way in is
+// one condition below.
+std::string reached_without_endpoint(const Facts& f) {
+    // Cluster mode with peers: the other nodes log in over the job's network.
+    if (f.cluster.enabled && f.cluster.state && f.cluster.state->node_count() > 1) {
+        return "the other " + std::to_string(f.cluster.state->node_count() - 1) +
+               " node(s) of the cluster still reach this one over SSH; only logins from "
+               "outside the cluster need that address";
+    }
+    // Further ways in (e.g. an HTTP(S) tunnel) go here.
+    return {};
+}
+
 CheckResult check_endpoint(const Facts& f) {
     const char* id = "endpoint";
     const auto& e = f.endpoint;
@@ -582,21 +600,29 @@ CheckResult check_endpoint(const Facts& f) {
         return ok(id, "reachable from outside as: ssh " + user + "@" + endpoint->host + " -p " +
                           std::to_string(endpoint->port) + " (from " + endpoint->source + ")");
     }
+    // Without an external endpoint the container may still be reached from
+    // inside the platform's network; then the endpoint is only a warning.
+    const std::string reach = reached_without_endpoint(f);
+    auto result = [&](std::string message, std::string fix) {
+        if (reach.empty()) {
+            return fail(id, std::move(message), std::move(fix));
+        }
+        return warn(id, std::move(message) + "; " + reach, std::move(fix));
+    };
     if (!e.runpod_public_ip.empty()) {
         const std::string port = std::to_string(f.port);
-        return fail(id,
-                    "RUNPOD_PUBLIC_IP is set but " + report::runpod_port_variable(f.port) +
-                        " is not: TCP port " + port +
-                        " is not exposed, so the pod cannot be reached over SSH from outside",
-                    "edit the pod or its template: add " + port + " under \"Expose TCP Ports\"");
+        return result("RUNPOD_PUBLIC_IP is set but " + report::runpod_port_variable(f.port) +
+                          " is not: TCP port " + port +
+                          " is not exposed, so the pod cannot be reached over SSH from outside",
+                      "edit the pod or its template: add " + port + " under \"Expose TCP Ports\"");
     }
-    return fail(id,
-                "RUNPOD_PUBLIC_IP or RUNPOD_TCP_PORT_22 are missing (and SSH_PUBLIC_HOST is "
-                "unset): the address to connect to from outside is not known",
-                "on RunPod, add 22 under \"Expose TCP Ports\" and pick a pod with a public IP; "
-                "elsewhere publish the port (docker run -p 2222:" +
-                    std::to_string(f.port) +
-                    ") and set SSH_PUBLIC_HOST and SSH_PUBLIC_PORT to the address that reaches it");
+    return result(
+        "RUNPOD_PUBLIC_IP or RUNPOD_TCP_PORT_22 are missing (and SSH_PUBLIC_HOST is "
+        "unset): the address to connect to from outside is not known",
+        "on RunPod, add 22 under \"Expose TCP Ports\" and pick a pod with a public IP; "
+        "elsewhere publish the port (docker run -p 2222:" +
+            std::to_string(f.port) +
+            ") and set SSH_PUBLIC_HOST and SSH_PUBLIC_PORT to the address that reaches it");
 }
 
 std::vector<CheckResult> check_session_env(const Facts& f) {

@@ -20,6 +20,7 @@
 #include "accounts/ssh_dir.hpp"
 #include "accounts/users.hpp"
 #include "cluster/apply.hpp"
+#include "cluster/hydra.hpp"
 #include "cluster/launch_files.hpp"
 #include "cluster/registry.hpp"
 #include "hostkeys/store.hpp"
@@ -32,6 +33,7 @@
 #include "session_env/filter.hpp"
 #include "sshd/config.hpp"
 #include "sshd/listen.hpp"
+#include "sshd/locale.hpp"
 #include "sshd/server.hpp"
 #include "sshd/version.hpp"
 #include "supervise/hooks.hpp"
@@ -44,6 +46,19 @@ extern char** environ;
 
 namespace sshboot::run {
 namespace {
+
+// Sessions get a locale this image has (sshd/locale.hpp); returns whether
+// sshd accepts the client's LANG/LC_*.
+bool apply_locale_plan(std::vector<std::string>& session_environment) {
+    const auto available = sshd::list_locales();
+    auto locale = sshd::plan_locale(available, std::move(session_environment));
+    session_environment = std::move(locale.session_env);
+    for (const auto& r : locale.removed) {
+        log::warn("SSH sessions do not get {}: this image has no such locale ({} found)", r,
+                  available.size());
+    }
+    return locale.accept_client_locale;
+}
 
 constexpr auto k_ready_timeout = std::chrono::seconds(15);
 
@@ -284,6 +299,7 @@ util::Expected<Plan> apply(const cli::Settings& settings,
     }
     sshd::ConfigParams params;
     std::vector<std::string> session_environment = child_environment();
+    params.accept_client_locale = apply_locale_plan(session_environment);
     if (cluster_plan != nullptr) {
         const auto* host_key = cluster::find_ed25519_host_key(plan.host_keys);
         if (host_key == nullptr) {
@@ -319,6 +335,9 @@ util::Expected<Plan> apply(const cli::Settings& settings,
             return util::make_error("cluster mode: " + extra.error().message);
         }
         session_environment.insert(session_environment.end(), extra->begin(), extra->end());
+        if (auto hydra = cluster::hydra_session_entry(topology, session_environment)) {
+            session_environment.push_back(*hydra);  // MPICH: cluster/hydra.hpp
+        }
         plan.launch_hint = cluster::launch_hint(topology);
         if (topology.source == "RunPod" && topology.rank != 0) {
             cluster::ClusterState worker;

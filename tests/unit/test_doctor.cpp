@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -764,6 +765,41 @@ TEST(check_cluster, HealthyNodePassesEveryCheck) {
         EXPECT_NE(find_check(results, id, Status::Ok), nullptr) << id;
     }
     EXPECT_EQ(doctor_exit_code(results), 0);
+}
+
+TEST(evaluate, EndpointMissingOnAClusterNodeIsAWarning) {
+    auto f = healthy();
+    f.endpoint = {};
+    f.cluster = healthy_cluster();
+    f.cluster.state->nodes.push_back(cluster::Node{2, "127.0.0.1", 2202});
+    f.cluster.peers.push_back(PeerResult{f.cluster.state->nodes[2], true, ""});
+    const auto results = evaluate(f);
+    EXPECT_EQ(doctor_exit_code(results), 0) << render_text(results);
+    const auto it = std::find_if(results.begin(), results.end(),
+                                 [](const CheckResult& r) { return r.id == "endpoint"; });
+    ASSERT_NE(it, results.end());
+    EXPECT_EQ(it->status, Status::Warn);
+    EXPECT_TRUE(contains(it->message, "RUNPOD_PUBLIC_IP or RUNPOD_TCP_PORT_22 are missing"));
+    EXPECT_TRUE(contains(it->message, "the other 2 node(s) of the cluster")) << it->message;
+    EXPECT_TRUE(contains(it->fix, "SSH_PUBLIC_HOST"));
+
+    // RunPod's port not exposed: the same.
+    f.endpoint.runpod_public_ip = "203.0.113.7";
+    EXPECT_EQ(doctor_exit_code(evaluate(f)), 0) << render_text(evaluate(f));
+}
+
+TEST(evaluate, EndpointMissingOnAOneNodeClusterFails) {
+    auto f = healthy();
+    f.endpoint = {};
+    f.cluster = healthy_cluster();
+    f.cluster.state->nodes.resize(1);
+    f.cluster.peers.resize(1);
+    const auto r = the_failure(evaluate(f), "endpoint");
+    EXPECT_TRUE(contains(r.message, "RUNPOD_PUBLIC_IP or RUNPOD_TCP_PORT_22 are missing"));
+
+    // A primary that expects workers still to register has peers.
+    f.cluster.state->expect = 2;
+    EXPECT_EQ(doctor_exit_code(evaluate(f)), 0) << render_text(evaluate(f));
 }
 
 TEST(check_cluster, StateMissingFails) {

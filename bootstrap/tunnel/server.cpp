@@ -392,4 +392,56 @@ int serve(const ServeConfig& config, int listen_fd) {
     return 0;
 }
 
+util::Expected<std::string> probe(std::uint16_t port, const std::string& token,
+                                  int timeout_seconds) {
+    asio::io_context io(1);
+    websocket::stream<beast::tcp_stream> ws(io);
+    beast::flat_buffer buffer;
+    std::string step = "connect";
+    error_code result = asio::error::timed_out;
+    const std::string host = "127.0.0.1:" + std::to_string(port);
+    ws.set_option(websocket::stream_base::decorator([&token](websocket::request_type& req) {
+        if (!token.empty()) {
+            req.set(http::field::authorization, "Bearer " + token);
+        }
+    }));
+    websocket::response_type response;
+    const tcp::endpoint endpoint(asio::ip::make_address_v4("127.0.0.1"), port);
+    beast::get_lowest_layer(ws).async_connect(endpoint, [&](error_code ec) {
+        if (ec) {
+            result = ec;
+            return;
+        }
+        step = "WebSocket upgrade of /ssh";
+        ws.async_handshake(response, host, std::string(k_tunnel_path), [&](error_code hec) {
+            if (hec) {
+                result = hec;
+                return;
+            }
+            step = "read sshd's banner through the tunnel";
+            ws.async_read_some(buffer.prepare(256), [&](error_code rec, std::size_t n) {
+                buffer.commit(n);
+                result = rec;
+            });
+        });
+    });
+    io.run_for(std::chrono::seconds(timeout_seconds));
+    if (result) {
+        std::string why = result.message();
+        if (result == websocket::error::upgrade_declined && response.result_int() != 0) {
+            why =
+                "HTTP " + std::to_string(response.result_int()) +
+                (response.result() == http::status::unauthorized ? " (the token was refused)" : "");
+        }
+        return util::make_error(step + " on " + host + ": " + why);
+    }
+    const std::string data = beast::buffers_to_string(buffer.data());
+    const std::string line = data.substr(0, data.find_first_of("\r\n"));
+    if (line.rfind("SSH-", 0) != 0) {
+        return util::make_error("the tunnel on " + host + " relayed no SSH banner (got " +
+                                std::to_string(data.size()) + " other bytes)");
+    }
+    return line;
+}
+
 }  // namespace sshboot::tunnel

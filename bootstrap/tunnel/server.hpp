@@ -4,7 +4,11 @@
 // place Boost.Beast is used on the server side.
 #pragma once
 
+#include <cstdint>
+#include <string>
+
 #include "tunnel/http_policy.hpp"
+#include "util/expected.hpp"
 
 namespace sshboot::tunnel {
 
@@ -21,5 +25,12 @@ inline constexpr std::size_t k_relay_chunk = 32 * 1024;
 // Serves on `listen_fd` until SIGTERM or SIGINT; returns the exit code.
 // Sleeps in epoll with no timer armed while no connection is open.
 int serve(const ServeConfig& config, int listen_fd);
+
+// `sshboot doctor`'s check: a WebSocket upgrade to /ssh on 127.0.0.1:port
+// (with the token when one is set) and the first bytes relayed back. Returns
+// sshd's banner line ("SSH-2.0-..."); an error saying which step failed.
+// Bounded by `timeout_seconds` in all.
+util::Expected<std::string> probe(std::uint16_t port, const std::string& token,
+                                  int timeout_seconds = 5);
 
 }  // namespace sshboot::tunnel

@@ -232,3 +232,20 @@ time.sleep(120)
 	run -1 grep -c 'HTTPS tunnel' "$E2E_OUT"
 	assert_output 0
 }
+
+@test "without a TCP endpoint the tunnel is the way in, and doctor checks it relays to sshd" {
+	PORT=$(free_port)
+	TPORT=$(free_port)
+	TURL=ws://127.0.0.1:$TPORT/ssh
+	sshboot_start SSH_PORT="$PORT" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" SSHBOOT_TUNNEL_PORT="$TPORT" \
+		SSHBOOT_TUNNEL_URL="$TURL"
+	wait_for_output 'The HTTPS tunnel needs no public IP'
+	wait_for_port "$TPORT"
+	grep -q 'RUNPOD_PUBLIC_IP or RUNPOD_TCP_PORT_22 are missing' "$E2E_OUT" || fail "no missing-endpoint line$(_e2e_dump)"
+	run -0 tunnel_ssh "" -- 'echo only-way-in'
+	assert_line only-way-in
+	run root_nsexec -- /usr/local/bin/sshboot doctor
+	assert_line --regexp "^OK +the HTTPS tunnel on port $TPORT relays to sshd \(SSH-2.0-"
+	assert_line --regexp '^WARN +no TCP endpoint is known .*HTTPS tunnel'
+	refute_line --regexp '^FAIL .*RUNPOD_PUBLIC_IP'
+}

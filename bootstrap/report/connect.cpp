@@ -204,7 +204,7 @@ awk -v s="# >>> sshboot $a >>>" -v e="# <<< sshboot $a <<<" "FNR == NR { x = x \
   { print } END { if (i == 0) printf \"%s\", x; printf \"%s\", y }" "$b" "$c" >"$t"; put "$t" "$c"
 awk -v a="$a" "\$1 == a { next } { print }" "$k" >"$t"
 printf "%s\n" @KEYS@ >>"$t"; put "$t" "$k"
-echo "Set up ~/.ssh/config and ~/.ssh/known_hosts for $a: now run ssh @HOST@"'
+echo "Set up ~/.ssh/config and ~/.ssh/known_hosts for $a: now run ssh $a"'
 )sh";
     std::string script(k_script);
     auto replace = [&](const std::string& name, const std::string& value) {
@@ -212,7 +212,6 @@ echo "Set up ~/.ssh/config and ~/.ssh/known_hosts for $a: now run ssh @HOST@"'
         script.replace(at, name.size(), value);
     };
     replace("@ALIAS@", alias);
-    replace("@HOST@", tcp ? alias : tunnel_host_name(in));
     replace("@CONFIG@", block_args);
     replace("@KEYS@", key_args.substr(1));
     std::istringstream text(script);

@@ -576,7 +576,7 @@ std::string reached_without_endpoint(const Facts& f) {
                " node(s) of the cluster still reach this one over SSH; only logins from "
                "outside the cluster need that address";
     }
-    // Further ways in (e.g. an HTTP(S) tunnel) go here.
+    // The HTTPS tunnel, the other way in, is checked before this is asked.
     return {};
 }
 
@@ -599,6 +599,16 @@ CheckResult check_endpoint(const Facts& f) {
         }
         return ok(id, "reachable from outside as: ssh " + user + "@" + endpoint->host + " -p " +
                           std::to_string(endpoint->port) + " (from " + endpoint->source + ")");
+    }
+    if (f.tunnel_port != 0) {
+        // The HTTPS tunnel is the way in (its own check says whether it works).
+        return warn(id,
+                    "no TCP endpoint is known (RUNPOD_PUBLIC_IP or RUNPOD_TCP_PORT_22 are "
+                    "missing); SSH from outside goes through the HTTPS tunnel on port " +
+                        std::to_string(f.tunnel_port),
+                    "connect with the tunnel's ~/.ssh/config block from the connect block "
+                    "(ProxyCommand sshboot tunnel URL); for direct TCP, expose port " +
+                        std::to_string(f.port));
     }
     // Without an external endpoint the container may still be reached from
     // inside the platform's network; then the endpoint is only a warning.
@@ -623,6 +633,23 @@ CheckResult check_endpoint(const Facts& f) {
         "elsewhere publish the port (docker run -p 2222:" +
             std::to_string(f.port) +
             ") and set SSH_PUBLIC_HOST and SSH_PUBLIC_PORT to the address that reaches it");
+}
+
+// Only when SSHBOOT_TUNNEL_PORT is set.
+std::vector<CheckResult> check_tunnel(const Facts& f) {
+    if (f.tunnel_port == 0) {
+        return {};
+    }
+    const char* id = "tunnel";
+    const std::string port = std::to_string(f.tunnel_port);
+    if (!f.tunnel_error.empty()) {
+        return {fail(
+            id, "the HTTPS tunnel on port " + port + " does not relay to sshd: " + f.tunnel_error,
+            "look for \"tunnel\" in the container's log (a port in use, a token file "
+            "that cannot be read); sshboot restarts the tunnel server when it dies")};
+    }
+    return {ok(id, "the HTTPS tunnel on port " + port + " relays to sshd (" + f.tunnel_banner +
+                       " through a WebSocket on /ssh)")};
 }
 
 std::vector<CheckResult> check_session_env(const Facts& f) {
@@ -685,6 +712,7 @@ std::vector<CheckResult> evaluate(const Facts& f) {
     out.push_back(check_password_login(f));
     out.push_back(check_password_hash(f));
     out.push_back(check_endpoint(f));
+    add(check_tunnel(f));
     add(check_session_env(f));
     add(check_cluster(f.cluster));
     return out;

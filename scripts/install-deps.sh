@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
 	cmake g++ make
-	libboost-program-options-dev libspdlog-dev libfmt-dev libsodium-dev libcrypt-dev
+	libboost-program-options-dev libboost-dev libspdlog-dev libfmt-dev libsodium-dev libcrypt-dev
 	libgtest-dev
 	bats bats-assert bats-support
 	openssh-client openssh-server sshpass

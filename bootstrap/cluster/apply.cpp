@@ -11,6 +11,7 @@
 #include "cluster/derive.hpp"
 #include "cluster/registry.hpp"
 #include "cluster/secret.hpp"
+#include "cluster/user_file.hpp"
 #include "keys/authorized_keys.hpp"
 #include "keys/fingerprint.hpp"
 #include "keys/wire.hpp"
@@ -20,13 +21,6 @@
 
 namespace sshboot::cluster {
 namespace {
-
-// Trusting the cluster CA for every host name ("*") rather than for the
-// peers' names: ssh still accepts a host only when its certificate names the
-// host it connects to (a principal), so the CA vouches for the cluster's own
-// nodes only; and a list of names would go stale when peers change (a
-// restarted pod with a new address, nodes registering later).
-constexpr std::string_view k_ca_patterns = "*";
 
 std::string trim_newline(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) {
@@ -59,13 +53,23 @@ util::Expected<std::array<std::uint8_t, 32>> ed25519_public_bytes(const std::str
 
 // Whether `name` under `ssh_dir` may be replaced by the cluster key: it is
 // missing, or its .pub carries the comment sshboot gives its derived keys.
-bool key_name_is_ours(int ssh_dir, const std::string& name) {
-    struct stat st {};
-    if (::fstatat(ssh_dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
-        return true;
+// An error when either is not a plain file (a symlink, a hard link).
+util::Expected<bool> key_name_is_ours(int ssh_dir, const std::string& ssh_path,
+                                      const std::string& name) {
+    auto key = read_user_file(ssh_dir, name, ssh_path + "/" + name, 64 << 10);
+    if (!key) {
+        return key.error();
     }
-    auto pub = util::read_file_at(ssh_dir, name + ".pub", 64 << 10);
-    return pub && trim_newline(*pub).ends_with(" " + std::string(k_key_comment));
+    const bool missing = !key->has_value();
+    if (key->has_value()) {
+        sodium_memzero((*key)->data(), (*key)->size());
+    }
+    auto pub = read_user_file(ssh_dir, name + ".pub", ssh_path + "/" + name + ".pub", 64 << 10);
+    if (!pub) {
+        return pub.error();
+    }
+    return missing ||
+           (pub->has_value() && trim_newline(**pub).ends_with(" " + std::string(k_key_comment)));
 }
 
 }  // namespace
@@ -90,13 +94,9 @@ ClusterPlan::~ClusterPlan() {
 util::Expected<ClusterPlan> plan_cluster(const ClusterOptions& options) {
     std::string secret;
     if (!options.secret_file.empty()) {
-        std::string warning;
-        auto read = read_secret_file(options.secret_file, warning);
+        auto read = read_secret_file(options.secret_file);
         if (!read) {
             return read.error();
-        }
-        if (!warning.empty()) {
-            log::warn("SSHBOOT_CLUSTER_SECRET_FILE {} {}", options.secret_file, warning);
         }
         secret = std::move(*read);
     } else {
@@ -140,7 +140,14 @@ const hostkeys::HostKey* find_ed25519_host_key(const std::vector<hostkeys::HostK
 
 std::vector<std::string> known_hosts_lines(const ClusterPlan& plan) {
     auto ca = derive_host_ca(plan.secret());
-    std::string line = cert_authority_line(ca, k_ca_patterns, "sshboot-cluster-ca");
+    // The cluster's own names only (ca_host_patterns): whoever holds the
+    // secret can sign a certificate for any name, and "*" would let such a
+    // certificate pass for github.com.
+    std::string patterns;
+    for (const auto& p : ca_host_patterns(plan.topology(), plan.hostname())) {
+        patterns += (patterns.empty() ? "" : ",") + p;
+    }
+    std::string line = cert_authority_line(ca, patterns, "sshboot-cluster-ca");
     hostkeys::wipe(ca);
     return {line};
 }
@@ -166,8 +173,15 @@ util::Expected<ClusterIdentity> write_identity(const ClusterPlan& plan,
 
         // The client key.
         std::string key_name = "id_ed25519";
-        if (!key_name_is_ours(ssh_dir->get(), key_name)) {
+        auto ours = key_name_is_ours(ssh_dir->get(), ssh_path, key_name);
+        if (!ours) {
+            return util::Status(ours.error());
+        }
+        if (!*ours) {
             key_name = std::string(k_fallback_key_name);
+            if (auto fallback = key_name_is_ours(ssh_dir->get(), ssh_path, key_name); !fallback) {
+                return util::Status(fallback.error());
+            }
             out.warnings.push_back(ssh_path +
                                    "/id_ed25519 is a key of your own: kept; the cluster "
                                    "key is " +
@@ -181,19 +195,19 @@ util::Expected<ClusterIdentity> write_identity(const ClusterPlan& plan,
                 st.st_gid != user.gid) {
                 return false;
             }
-            auto pem = util::read_file_at(ssh_dir->get(), key_name, 64 << 10);
-            auto pub = util::read_file_at(ssh_dir->get(), key_name + ".pub", 64 << 10);
-            if (!pem || !pub) {
+            auto pem = read_user_file(ssh_dir->get(), key_name, key_name, 64 << 10);
+            auto pub = read_user_file(ssh_dir->get(), key_name + ".pub", key_name, 64 << 10);
+            if (!pem || !*pem || !pub || !*pub) {
                 return false;
             }
-            auto existing = hostkeys::parse_ed25519_private_pem(*pem);
-            sodium_memzero(pem->data(), pem->size());
+            auto existing = hostkeys::parse_ed25519_private_pem(**pem);
+            sodium_memzero((*pem)->data(), (*pem)->size());
             if (!existing) {
                 return false;
             }
             auto client = derive_client_key(plan.secret());
             const bool same = existing->secret_key == client.secret_key &&
-                              *pub == hostkeys::ed25519_public_line(client, k_key_comment);
+                              **pub == hostkeys::ed25519_public_line(client, k_key_comment);
             hostkeys::wipe(client);
             hostkeys::wipe(*existing);
             return same;
@@ -220,18 +234,13 @@ util::Expected<ClusterIdentity> write_identity(const ClusterPlan& plan,
         {
             std::string existing;
             struct stat st {};
-            if (::fstatat(ssh_dir->get(), "known_hosts", &st, AT_SYMLINK_NOFOLLOW) == 0) {
-                if (!S_ISREG(st.st_mode)) {
-                    return util::make_error(
-                        ssh_path +
-                        "/known_hosts is not a regular file (a symlink?); "
-                        "refusing to follow it. Replace it with a regular file.");
-                }
-                auto text = util::read_file_at(ssh_dir->get(), "known_hosts");
-                if (!text) {
-                    return util::make_error(ssh_path + "/" + text.error().message);
-                }
-                existing = std::move(*text);
+            auto text = read_user_file(ssh_dir->get(), "known_hosts", ssh_path + "/known_hosts");
+            if (!text) {
+                return util::Status(text.error());
+            }
+            if (*text) {
+                existing = std::move(**text);
+                ::fstatat(ssh_dir->get(), "known_hosts", &st, AT_SYMLINK_NOFOLLOW);
             }
             const std::string merged = keys::merge_managed_block(
                 existing, known_hosts_lines(plan), k_known_hosts_begin, k_known_hosts_end);

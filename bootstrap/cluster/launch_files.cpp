@@ -9,6 +9,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "cluster/user_file.hpp"
 #include "keys/authorized_keys.hpp"
 #include "session_env/filter.hpp"
 #include "util/fs.hpp"
@@ -88,21 +89,55 @@ util::Status write_system_file(const std::string& path, const std::string& conte
                                    util::Durability::Regenerated);
 }
 
+// A hostfile (/job/...): its directory is opened as the state directory is,
+// one component at a time from `trusted_base`, never through a symlink, each
+// owned by root and writable only by it (created 0755 when missing); the file
+// is then written under that descriptor.
+util::Status write_job_file(const std::string& path, const std::string& content,
+                            const std::string& trusted_base) {
+    const auto [dir, name] = util::split_path(path);
+    std::optional<util::PathProblem> problem;
+    auto dirfd = util::open_trusted_dir(dir, 0755, &problem, trusted_base);
+    if (!dirfd) {
+        if (problem) {
+            // The fix of open_trusted_dir names SSHBOOT_STATE_DIR for a
+            // symlink; here the path is fixed.
+            const std::string fix = problem->fix.find("SSHBOOT_STATE_DIR") == std::string::npos
+                                        ? problem->fix
+                                        : "replace " + problem->path +
+                                              " with a directory (or remove it: sshboot creates "
+                                              "it)";
+            return util::make_error(problem->message +
+                                    "; sshboot writes hostfiles only into a directory that only "
+                                    "root can change, reached without symlinks (fix: " +
+                                    fix + ")");
+        }
+        return dirfd.error();
+    }
+    if (auto old = util::read_file_at(dirfd->get(), name, content.size() + 1);
+        old && *old == content) {
+        return util::ok();
+    }
+    if (auto st = util::write_file_atomic_at(dirfd->get(), name, content, 0644, std::nullopt,
+                                             util::Durability::Regenerated);
+        !st) {
+        return util::make_error(path + ": " + st.error().message);
+    }
+    return util::ok();
+}
+
 // Replaces `name` under the user's ~/.ssh-like directory `dirfd` with
 // `content`, refusing a symlink; unchanged files are not rewritten.
 util::Status write_user_file(int dirfd, const std::string& shown, const std::string& name,
                              const std::string& content, const accounts::PasswdEntry& user) {
+    auto old = read_user_file(dirfd, name, shown);
+    if (!old) {
+        return util::Status(old.error());
+    }
     struct stat st {};
-    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        if (!S_ISREG(st.st_mode)) {
-            return util::make_error(shown +
-                                    " is not a regular file (a symlink?); refusing to "
-                                    "replace it. Remove it and restart.");
-        }
-        auto old = util::read_file_at(dirfd, name);
-        if (old && *old == content && (st.st_mode & 07777) == 0600 && st.st_uid == user.uid) {
-            return util::ok();
-        }
+    if (*old && **old == content && ::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        (st.st_mode & 07777) == 0600 && st.st_uid == user.uid) {
+        return util::ok();
     }
     if (auto w = util::write_file_atomic_at(dirfd, name, content, 0600,
                                             util::FileOwner{user.uid, user.gid});
@@ -124,18 +159,12 @@ util::Status write_ssh_config(int home_fd, const Topology& t, const accounts::Pa
         return util::make_error(user.home + "/" + ssh_dir.error().message);
     }
     std::string existing;
-    struct stat st {};
-    if (::fstatat(ssh_dir->get(), "config", &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        if (!S_ISREG(st.st_mode)) {
-            return util::make_error(ssh_dir_path +
-                                    "/config is not a regular file (a symlink?); refusing to "
-                                    "follow it. Replace it with a regular file");
-        }
-        auto text = util::read_file_at(ssh_dir->get(), "config");
-        if (!text) {
-            return util::make_error(ssh_dir_path + "/" + text.error().message);
-        }
-        existing = std::move(*text);
+    auto text = read_user_file(ssh_dir->get(), "config", ssh_dir_path + "/config");
+    if (!text) {
+        return util::Status(text.error());
+    }
+    if (*text) {
+        existing = std::move(**text);
     }
     const std::string config =
         merge_ssh_config(existing, render_ssh_config_block(t, user.name, identity_file));
@@ -169,6 +198,10 @@ std::vector<std::string> render_ssh_config_block(const Topology& t, const std::s
         lines.push_back("Host " + n.alias());
         lines.push_back("    HostName " + escape_tokens(n.host));
         lines.push_back("    Port " + std::to_string(n.port));
+        // The host key is checked under the alias (the cluster CA is trusted
+        // for node-*, and every node's certificate names its alias), so the
+        // alias works whatever address the node has now.
+        lines.push_back("    HostKeyAlias " + n.alias());
         lines.push_back("    User " + config_word(user));
         lines.push_back("    IdentityFile " + config_word(escape_tokens(identity_file)));
         lines.push_back("    IdentitiesOnly yes");
@@ -377,7 +410,7 @@ util::Expected<std::vector<std::string>> write_launch_files(
          {std::tuple{paths.hostfile, render_slots_hostfile(t), static_cast<bool*>(nullptr)},
           std::tuple{paths.openmpi_hostfile, render_slots_hostfile(t), &openmpi_written},
           std::tuple{paths.mpich_hostfile, render_mpich_hostfile(t), &mpich_written}}) {
-        if (auto st = write_system_file(path, content); !st) {
+        if (auto st = write_job_file(path, content, paths.trusted_base); !st) {
             log::warn(
                 "cluster: cannot write the hostfile {}: {}; launchers need --hostfile with "
                 "another file",
@@ -427,7 +460,7 @@ util::Status rewrite_node_files(const ClusterState& state, const LaunchPaths& pa
          {std::pair{paths.hostfile, render_slots_hostfile(t)},
           std::pair{paths.openmpi_hostfile, render_slots_hostfile(t)},
           std::pair{paths.mpich_hostfile, render_mpich_hostfile(t)}}) {
-        if (auto st = write_system_file(path, content); !st) {
+        if (auto st = write_job_file(path, content, paths.trusted_base); !st) {
             return util::make_error(path + ": " + st.error().message);
         }
     }

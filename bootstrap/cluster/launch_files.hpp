@@ -26,6 +26,9 @@ struct LaunchPaths {
     std::string openmpi_hostfile = "/job/hostfile.openmpi";  // OpenMPI: host slots=N
     std::string mpich_hostfile = "/job/hostfile.mpich";      // MPICH, Intel MPI: host:N
     std::string state_file = "/run/sshboot/cluster";         // read by `cluster wait`
+    // Where the hostfiles' directory is checked from (util::open_trusted_dir):
+    // "/" checks every component of /job; tests pass a private directory.
+    std::string trusted_base = "/";
 };
 
 // Writes ~/.ssh/config managed block (Host node-<rank> aliases), /job/hostfile

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -29,7 +30,172 @@ namespace {
 
 constexpr int k_max_nodes = 4096;
 
+// How long `cluster register` waits for another registration to finish.
+constexpr int k_lock_timeout_seconds = 30;
+// How long one registration attempt of a worker (its ssh to the primary and
+// the command there) may take before it is killed and tried again.
+constexpr int k_attempt_timeout_seconds = 90;
+
+// Variables the registration's ssh keeps from PID 1's environment: none that
+// can hold a secret (SSHBOOT_CLUSTER_SECRET, SSH_PASSWORD, tokens ...).
+constexpr std::string_view k_registration_variables[] = {"PATH", "HOME",   "USER", "LOGNAME",
+                                                         "LANG", "LC_ALL", "TZ"};
+
+// Overwrites every string of this process's environment, then empties it:
+// /proc/<pid>/environ shows the block the process started with (PID 1's,
+// inherited by fork), so unsetting is not enough.
+void wipe_environment() {
+    if (environ == nullptr) {
+        return;
+    }
+    for (char** e = environ; *e != nullptr; ++e) {
+        const std::size_t len = std::strlen(*e);
+        volatile char* p = *e;
+        for (std::size_t i = 0; i < len; ++i) {
+            p[i] = '\0';
+        }
+    }
+    static char* empty[] = {nullptr};
+    environ = empty;
+}
+
+// Runs argv with `envp`, its output (capped) into `output`; kills it after
+// `limit`. Returns its exit code, 255 when it was killed or could not run.
+int run_attempt(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                std::chrono::seconds limit, std::string& output) {
+    int pipefd[2];
+    if (::pipe2(pipefd, O_CLOEXEC) != 0) {
+        return 255;
+    }
+    std::vector<char*> args;
+    for (const auto& a : argv) {
+        args.push_back(const_cast<char*>(a.c_str()));
+    }
+    args.push_back(nullptr);
+    std::vector<char*> envp;
+    for (const auto& e : env) {
+        envp.push_back(const_cast<char*>(e.c_str()));
+    }
+    envp.push_back(nullptr);
+    const pid_t child = ::fork();
+    if (child == 0) {
+        const int null = ::open("/dev/null", O_RDONLY);
+        ::dup2(null, 0);
+        ::dup2(pipefd[1], 1);
+        ::dup2(pipefd[1], 2);
+        ::execve(args[0], args.data(), envp.data());
+        ::_exit(127);
+    }
+    ::close(pipefd[1]);
+    if (child < 0) {
+        ::close(pipefd[0]);
+        return 255;
+    }
+    using Clock = std::chrono::steady_clock;
+    const auto deadline = Clock::now() + limit;
+    bool killed = false;
+    char buf[512];
+    for (;;) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        if (left <= 0) {
+            ::kill(child, SIGKILL);
+            killed = true;
+            break;
+        }
+        pollfd pfd{pipefd[0], POLLIN, 0};
+        const int ready = ::poll(&pfd, 1, static_cast<int>(std::min<long long>(left, 1000)));
+        if (ready < 0 && errno != EINTR) {
+            break;
+        }
+        if (ready <= 0) {
+            continue;
+        }
+        const ssize_t n = ::read(pipefd[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        if (output.size() < 4096) {
+            output.append(buf, static_cast<std::size_t>(n));
+        }
+    }
+    ::close(pipefd[0]);
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (killed) {
+        output += "\nno answer in time: the registration took longer than " +
+                  std::to_string(limit.count()) + " s and was stopped";
+        return 255;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+}
+
 }  // namespace
+
+std::vector<std::string> registration_environment(const char* const* envp) {
+    std::vector<std::string> out;
+    for (const char* const* e = envp; e != nullptr && *e != nullptr; ++e) {
+        const std::string_view entry = *e;
+        const auto eq = entry.find('=');
+        if (eq == std::string_view::npos) {
+            continue;
+        }
+        const std::string_view name = entry.substr(0, eq);
+        if (std::find(std::begin(k_registration_variables), std::end(k_registration_variables),
+                      name) != std::end(k_registration_variables) &&
+            std::none_of(out.begin(), out.end(), [&](const std::string& o) {
+                return o.starts_with(std::string(name) + "=");
+            })) {
+            out.emplace_back(entry);
+        }
+    }
+    if (std::none_of(out.begin(), out.end(),
+                     [](const std::string& o) { return o.starts_with("PATH="); })) {
+        out.emplace_back("PATH=/usr/local/bin:/usr/bin:/bin");
+    }
+    return out;
+}
+
+util::Expected<util::UniqueFd> lock_registry(const std::string& dir,
+                                             std::chrono::milliseconds timeout) {
+    // A file only root can open (0600, never through a symlink): a read-only
+    // open of the directory was enough for any local user to flock it and
+    // hold every registration.
+    const std::string path = dir + "/" + std::string(k_registry_lock);
+    util::UniqueFd fd(::open(
+        path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0600));
+    if (!fd.valid()) {
+        return util::sys_error("cannot open the lock " + path);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() ||
+        (st.st_mode & 077) != 0) {
+        return util::make_error("the lock " + path +
+                                " is not a private regular file of this user; remove it");
+    }
+    using Clock = std::chrono::steady_clock;
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+        if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
+            return fd;
+        }
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            return util::sys_error("cannot lock " + path);
+        }
+        if (Clock::now() >= deadline) {
+            return util::make_error(
+                "another registration has held " + path + " for " +
+                std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) +
+                " s; giving up (the worker tries again)");
+        }
+        // Registrations take milliseconds: poll the lock until the deadline.
+        ::usleep(20 * 1000);
+    }
+}
 
 std::string register_usage() {
     return "Usage: sshboot cluster register --rank R --addr HOST[:PORT] [--nodes N]\n"
@@ -211,16 +377,9 @@ int register_command(const std::vector<std::string>& args) {
     }
     // Workers register at the same time: one at a time, so that each
     // rewrite reads every registration written before it.
-    struct DirLock {
-        int fd;
-        ~DirLock() {
-            if (fd >= 0) {
-                ::close(fd);
-            }
-        }
-    } lock{::open(o->dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-    if (lock.fd < 0 || ::flock(lock.fd, LOCK_EX) != 0) {
-        log::error("cluster register: cannot lock {}: {}", o->dir, std::strerror(errno));
+    auto lock = lock_registry(o->dir, std::chrono::seconds(k_lock_timeout_seconds));
+    if (!lock) {
+        log::error("cluster register: {}", lock.error().message);
         return 1;
     }
     const std::string path = o->dir + "/" + std::to_string(node->rank);
@@ -279,6 +438,9 @@ void start_registration(const ClusterState& worker, const Node& primary, const N
         return;
     }
     const auto argv = register_ssh_command(*ssh, worker, primary, self, num_nodes);
+    // The registration runs for up to half an hour: it keeps nothing of PID
+    // 1's environment but a few harmless variables, and neither does its ssh.
+    const auto env = registration_environment(environ);
     const pid_t pid = ::fork();
     if (pid < 0) {
         log::warn("cluster: cannot start the registration with {}: {}", primary.host,
@@ -289,6 +451,7 @@ void start_registration(const ClusterState& worker, const Node& primary, const N
         return;
     }
     // The child: default signals, its own loop, never back into the caller.
+    wipe_environment();
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -299,38 +462,9 @@ void start_registration(const ClusterState& worker, const Node& primary, const N
     const auto deadline = Clock::now() + std::chrono::seconds(limit_seconds);
     int pause = 1;
     for (int attempt = 1;; ++attempt) {
-        int pipefd[2];
-        if (::pipe2(pipefd, O_CLOEXEC) != 0) {
-            ::_exit(1);
-        }
-        const pid_t child = ::fork();
-        if (child == 0) {
-            const int null = ::open("/dev/null", O_RDONLY);
-            ::dup2(null, 0);
-            ::dup2(pipefd[1], 1);
-            ::dup2(pipefd[1], 2);
-            std::vector<char*> args;
-            for (const auto& a : argv) {
-                args.push_back(const_cast<char*>(a.c_str()));
-            }
-            args.push_back(nullptr);
-            ::execv(args[0], args.data());
-            ::_exit(127);
-        }
-        ::close(pipefd[1]);
         std::string output;
-        char buf[512];
-        ssize_t n = 0;
-        while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
-            if (n > 0 && output.size() < 4096) {
-                output.append(buf, static_cast<std::size_t>(n));
-            }
-        }
-        ::close(pipefd[0]);
-        int status = 0;
-        while (child > 0 && ::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-        }
-        const int code = child > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+        const int code =
+            run_attempt(argv, env, std::chrono::seconds(k_attempt_timeout_seconds), output);
         if (code == 0) {
             log::info("cluster: registered {} with the primary {}:{} (attempt {})", self.alias(),
                       primary.host, primary.port, attempt);

@@ -5,6 +5,7 @@
 // k_registry_dir, and the node list is the primary plus the files there.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,10 +13,14 @@
 #include "cluster/launch_files.hpp"
 #include "cluster/topology.hpp"
 #include "util/expected.hpp"
+#include "util/fd.hpp"
 
 namespace sshboot::cluster {
 
 inline constexpr std::string_view k_registry_dir = "/run/sshboot/cluster.d";
+// The lock registrations take, in k_registry_dir: a root-only file (0600),
+// so no other local user can open it, let alone hold it.
+inline constexpr std::string_view k_registry_lock = ".lock";
 
 struct RegisterOptions {
     std::string rank;       // --rank R
@@ -49,6 +54,18 @@ std::vector<Node> read_registry(const std::string& dir);
 
 std::string register_usage();
 
+// Takes the registry's lock (`dir`/k_registry_lock, created 0600, never
+// through a symlink), waiting at most `timeout` for a registration that
+// holds it; an error naming the file when it cannot be had in time.
+util::Expected<util::UniqueFd> lock_registry(const std::string& dir,
+                                             std::chrono::milliseconds timeout);
+
+// The environment of a worker's registration (and of its ssh): PATH, HOME,
+// USER, LOGNAME, LANG, LC_ALL and TZ from `envp`, nothing else (a default
+// PATH when it has none): PID 1's environment holds SSHBOOT_CLUSTER_SECRET,
+// SSH_PASSWORD and the platform's tokens.
+std::vector<std::string> registration_environment(const char* const* envp);
+
 // The ssh command a worker runs to register with the primary: the cluster
 // key, strict host checking (the primary's certificate names PRIMARY_ADDR),
 // and `sshboot cluster register --rank R --addr A:P --nodes N` there.
@@ -56,8 +73,11 @@ std::vector<std::string> register_ssh_command(const std::string& ssh, const Clus
                                               const Node& primary, const Node& self, int num_nodes);
 
 // On a worker: a background child that runs register_ssh_command until it
-// succeeds, with backoff from 1 s to 30 s, for at most `limit_seconds`. It
-// logs its outcome; the caller never waits for it (PID 1 reaps it).
+// succeeds, with backoff from 1 s to 30 s, for at most `limit_seconds`; an
+// attempt that takes longer than 90 s is killed and counted as failed. The
+// child wipes the environment it inherited and gives ssh only
+// registration_environment's. It logs its outcome; the caller never waits
+// for it (PID 1 reaps it).
 void start_registration(const ClusterState& worker, const Node& primary, const Node& self,
                         int num_nodes, int limit_seconds = 1800);
 

@@ -27,36 +27,40 @@ std::string generate_secret();
 // value carries (a trailing newline, CR, spaces).
 std::string normalize_secret(std::string_view raw);
 
-// A conservative estimate of the secret's entropy in bits. A secret in the
-// generated form counts as its 256 random bits; any other text is estimated
-// from its length, the character classes it uses, how evenly its characters
-// are spread, and runs and sequences ("aaaa", "1234", "abcd") that guessers
-// try first.
+// A conservative estimate of the entropy of `text` in bits, from its length,
+// the character classes it uses, how evenly its characters are spread, and
+// what guessers try first: repeats of earlier text, runs and sequences
+// ("aaaa", "1234", "abcd"), the letter pairs of English words and phrases.
+double estimate_text_bits(std::string_view text);
+
+// The same for a secret. With k_secret_prefix only what follows the prefix
+// counts (at most 256 bits): a prefixed secret is not trusted for its form,
+// "sshboot-cluster-v1:" followed by 43 'A's decodes to 32 bytes too.
 double estimate_secret_bits(std::string_view secret);
 
-// Checks a normalized secret: not empty, no control characters, at least
-// k_min_secret_bits of estimated entropy; a secret with k_secret_prefix must
-// decode to 32 bytes. The error names `source` (the variable or flag) and
+// Whether the secret (with or without k_secret_prefix, any case) is one of
+// the placeholders sshboot's templates and documentation show.
+bool is_known_placeholder(std::string_view secret);
+
+// Checks a normalized secret: not empty, no control characters, not a known
+// placeholder, at least k_min_secret_bits of estimated entropy; a secret
+// with k_secret_prefix must decode to 32 bytes. The error names `source` (the variable or flag) and
 // says how to make a good one. The secret's text is never part of a message.
 util::Status validate_secret(std::string_view secret, std::string_view source);
 
 // Whether a secret file with this mode and owner may be used by a process
 // running as `euid`; "" when it may, else what is wrong and how to fix it.
-// Refused: anything but a regular file; a file writable by group or others
-// (whoever can write it can swap the cluster's CA and keys); a file owned by
-// another user than root or `euid`. Readable by others is allowed: a
-// Kubernetes Secret volume's files are root-owned 0644 unless defaultMode
-// says otherwise, and the derived private key is written 0600 anyway (see
-// secret_file_warning).
+// Refused: anything but a regular file; a file readable or writable by group
+// or others (whoever reads it has root on every node; whoever writes it can
+// swap the cluster's CA and keys); a file owned by another user than root or
+// `euid`. A Kubernetes Secret volume's files are 0644 unless the volume says
+// `defaultMode: 0400`.
 std::string secret_file_problem(mode_t mode, uid_t owner, uid_t euid);
 
-// "" or a warning for a usable secret file that others may read.
-std::string secret_file_warning(mode_t mode);
-
 // Reads, checks and normalizes the secret in `path` (symlinks followed, as a
-// Kubernetes Secret volume's files are symlinks). Errors name
-// SSHBOOT_CLUSTER_SECRET_FILE and the path; `warning` receives
-// secret_file_warning's text.
-util::Expected<std::string> read_secret_file(const std::string& path, std::string& warning);
+// Kubernetes Secret volume's files are symlinks into its ..data directory:
+// the mode and owner checked are those of the file opened and read). Errors
+// name SSHBOOT_CLUSTER_SECRET_FILE and the path.
+util::Expected<std::string> read_secret_file(const std::string& path);
 
 }  // namespace sshboot::cluster

@@ -364,6 +364,7 @@ util::Expected<Topology> resolve_topology(const TopologyInput& in) {
         }
         nodes = std::move(*expanded);
         t.source = "Kubernetes";
+        t.pattern = pattern;
         list_variable = "SSHBOOT_CLUSTER_PATTERN";
     } else if (!trim(env_value(in, "NUM_NODES")).empty() &&
                (!trim(env_value(in, "NODE_ADDR")).empty() ||
@@ -418,6 +419,68 @@ std::vector<std::string> host_principals(const Topology& t, const std::string& h
         add(self.host.substr(0, dot));
     }
     add(hostname);
+    return out;
+}
+
+namespace {
+
+// A DNS name's first label ("trainer-1" for trainer-1.trainer-svc); "" for
+// an address or a name of one label.
+std::string first_label(const std::string& host) {
+    const auto dot = host.find('.');
+    if (dot == std::string::npos || host.find(':') != std::string::npos ||
+        std::all_of(host.begin(), host.end(),
+                    [](char c) { return (c >= '0' && c <= '9') || c == '.'; })) {
+        return {};
+    }
+    return host.substr(0, dot);
+}
+
+// How ssh looks a host up in known_hosts: "host" on port 22, else "[host]:port".
+std::string with_port(const std::string& host, std::uint16_t port) {
+    return port == 22 ? host : "[" + host + "]:" + std::to_string(port);
+}
+
+}  // namespace
+
+std::vector<std::string> ca_host_patterns(const Topology& t, const std::string& hostname) {
+    std::vector<std::string> out;
+    auto add = [&out](const std::string& p) {
+        if (!p.empty() && std::find(out.begin(), out.end(), p) == out.end()) {
+            out.push_back(p);
+        }
+    };
+    add("node-*");
+    for (const Node& n : t.nodes) {
+        add(with_port(n.host, n.port));
+        if (const auto label = first_label(n.host); !label.empty()) {
+            add(with_port(label, n.port));
+        }
+    }
+    if (!t.nodes.empty() && !hostname.empty() && valid_host(hostname)) {
+        add(with_port(hostname, t.self().port));
+    }
+    if (!t.pattern.empty()) {
+        // trainer-{rank}.trainer-svc[:port]: trainer-*.trainer-svc and
+        // *.trainer-svc (a longer name of the same pods: the Service's full
+        // domain), with the nodes' port.
+        static constexpr std::string_view k_placeholder = "{rank}";
+        std::string host = t.pattern;
+        const std::uint16_t port = t.nodes.empty() ? 22 : t.nodes.front().port;
+        if (const auto colon = host.rfind(':'); colon != std::string::npos) {
+            host = host.substr(0, colon);
+        }
+        const auto at = host.find(k_placeholder);
+        if (at != std::string::npos) {
+            std::string wild = host;
+            wild.replace(at, k_placeholder.size(), "*");
+            add(with_port(wild, port));
+            const auto dot = host.find('.', at);
+            if (dot != std::string::npos && host.find('.') == dot && dot + 1 < host.size()) {
+                add(with_port("*" + host.substr(dot), port));
+            }
+        }
+    }
     return out;
 }
 

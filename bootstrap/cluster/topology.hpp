@@ -34,9 +34,10 @@ struct Topology {
     // discovery, the nodes known so far: on the primary itself and the
     // workers registered so far, on a worker the primary and itself.
     std::vector<Node> nodes;
-    int slots = 1;       // processes per node for hostfiles
-    int expected = 0;    // nodes in the job (RunPod's NUM_NODES); 0 = nodes.size()
-    std::string source;  // e.g. "SSHBOOT_CLUSTER_HOSTS", "SkyPilot", "Kubernetes", "RunPod"
+    int slots = 1;        // processes per node for hostfiles
+    int expected = 0;     // nodes in the job (RunPod's NUM_NODES); 0 = nodes.size()
+    std::string source;   // e.g. "SSHBOOT_CLUSTER_HOSTS", "SkyPilot", "Kubernetes", "RunPod"
+    std::string pattern;  // SSHBOOT_CLUSTER_PATTERN when the nodes came from it
     const Node& self() const;
     int node_count() const { return expected > 0 ? expected : static_cast<int>(nodes.size()); }
 };
@@ -54,5 +55,14 @@ int count_gpus(const std::string& dev_dir = "/dev");
 
 // Names and addresses peers use for this node: node-<rank>, its host, hostname...
 std::vector<std::string> host_principals(const Topology& t, const std::string& hostname);
+
+// The known_hosts host patterns the cluster CA is trusted for: the cluster's
+// own names only, never "*" (a CA trusted for every name would vouch for a
+// certificate naming github.com). node-* (the aliases, which connect with
+// HostKeyAlias node-<rank>); every node's host and the first label of a DNS
+// name, as [host]:port when the port is not 22; this node's hostname; and
+// with SSHBOOT_CLUSTER_PATTERN the names it gives: the pattern with * for
+// {rank} and its domain (*.trainer-svc.ns.svc.cluster.local).
+std::vector<std::string> ca_host_patterns(const Topology& t, const std::string& hostname);
 
 }  // namespace sshboot::cluster

@@ -285,6 +285,8 @@ std::vector<std::string> probe_command(const std::string& ssh, const ClusterStat
                                      "-o",
                                      "UserKnownHostsFile=" + option_path(state.known_hosts),
                                      "-o",
+                                     "HostKeyAlias=" + node.alias(),
+                                     "-o",
                                      "IdentitiesOnly=yes",
                                      "-o",
                                      "ConnectionAttempts=1",

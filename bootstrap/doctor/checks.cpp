@@ -21,6 +21,10 @@ CheckResult skip(std::string id, std::string message) {
     return {std::move(id), Status::Skip, std::move(message), {}};
 }
 
+CheckResult warn(std::string id, std::string message, std::string fix) {
+    return {std::move(id), Status::Warn, std::move(message), std::move(fix)};
+}
+
 std::string owner_of(const FileInfo& f) {
     if (!f.owner_name.empty()) {
         return f.owner_name + " (uid " + std::to_string(f.uid) + ")";
@@ -562,6 +566,20 @@ CheckResult check_password_hash(const Facts& f) {
 
 // --- outside -------------------------------------------------------------------
 
+// How this container is reached when no external endpoint is known, in
+// words for the endpoint check; empty when nothing reaches it. Each way in is
+// one condition below.
+std::string reached_without_endpoint(const Facts& f) {
+    // Cluster mode with peers: the other nodes log in over the job's network.
+    if (f.cluster.enabled && f.cluster.state && f.cluster.state->node_count() > 1) {
+        return "the other " + std::to_string(f.cluster.state->node_count() - 1) +
+               " node(s) of the cluster still reach this one over SSH; only logins from "
+               "outside the cluster need that address";
+    }
+    // The HTTPS tunnel, the other way in, is checked before this is asked.
+    return {};
+}
+
 CheckResult check_endpoint(const Facts& f) {
     const char* id = "endpoint";
     const auto& e = f.endpoint;
@@ -582,21 +600,56 @@ CheckResult check_endpoint(const Facts& f) {
         return ok(id, "reachable from outside as: ssh " + user + "@" + endpoint->host + " -p " +
                           std::to_string(endpoint->port) + " (from " + endpoint->source + ")");
     }
+    if (f.tunnel_port != 0) {
+        // The HTTPS tunnel is the way in (its own check says whether it works).
+        return warn(id,
+                    "no TCP endpoint is known (RUNPOD_PUBLIC_IP or RUNPOD_TCP_PORT_22 are "
+                    "missing); SSH from outside goes through the HTTPS tunnel on port " +
+                        std::to_string(f.tunnel_port),
+                    "connect with the tunnel's ~/.ssh/config block from the connect block "
+                    "(ProxyCommand sshboot tunnel URL); for direct TCP, expose port " +
+                        std::to_string(f.port));
+    }
+    // Without an external endpoint the container may still be reached from
+    // inside the platform's network; then the endpoint is only a warning.
+    const std::string reach = reached_without_endpoint(f);
+    auto result = [&](std::string message, std::string fix) {
+        if (reach.empty()) {
+            return fail(id, std::move(message), std::move(fix));
+        }
+        return warn(id, std::move(message) + "; " + reach, std::move(fix));
+    };
     if (!e.runpod_public_ip.empty()) {
         const std::string port = std::to_string(f.port);
-        return fail(id,
-                    "RUNPOD_PUBLIC_IP is set but " + report::runpod_port_variable(f.port) +
-                        " is not: TCP port " + port +
-                        " is not exposed, so the pod cannot be reached over SSH from outside",
-                    "edit the pod or its template: add " + port + " under \"Expose TCP Ports\"");
+        return result("RUNPOD_PUBLIC_IP is set but " + report::runpod_port_variable(f.port) +
+                          " is not: TCP port " + port +
+                          " is not exposed, so the pod cannot be reached over SSH from outside",
+                      "edit the pod or its template: add " + port + " under \"Expose TCP Ports\"");
     }
-    return fail(id,
-                "RUNPOD_PUBLIC_IP or RUNPOD_TCP_PORT_22 are missing (and SSH_PUBLIC_HOST is "
-                "unset): the address to connect to from outside is not known",
-                "on RunPod, add 22 under \"Expose TCP Ports\" and pick a pod with a public IP; "
-                "elsewhere publish the port (docker run -p 2222:" +
-                    std::to_string(f.port) +
-                    ") and set SSH_PUBLIC_HOST and SSH_PUBLIC_PORT to the address that reaches it");
+    return result(
+        "RUNPOD_PUBLIC_IP or RUNPOD_TCP_PORT_22 are missing (and SSH_PUBLIC_HOST is "
+        "unset): the address to connect to from outside is not known",
+        "on RunPod, add 22 under \"Expose TCP Ports\" and pick a pod with a public IP; "
+        "elsewhere publish the port (docker run -p 2222:" +
+            std::to_string(f.port) +
+            ") and set SSH_PUBLIC_HOST and SSH_PUBLIC_PORT to the address that reaches it");
+}
+
+// Only when SSHBOOT_TUNNEL_PORT is set.
+std::vector<CheckResult> check_tunnel(const Facts& f) {
+    if (f.tunnel_port == 0) {
+        return {};
+    }
+    const char* id = "tunnel";
+    const std::string port = std::to_string(f.tunnel_port);
+    if (!f.tunnel_error.empty()) {
+        return {fail(
+            id, "the HTTPS tunnel on port " + port + " does not relay to sshd: " + f.tunnel_error,
+            "look for \"tunnel\" in the container's log (a port in use, a token file "
+            "that cannot be read); sshboot restarts the tunnel server when it dies")};
+    }
+    return {ok(id, "the HTTPS tunnel on port " + port + " relays to sshd (" + f.tunnel_banner +
+                       " through a WebSocket on /ssh)")};
 }
 
 std::vector<CheckResult> check_session_env(const Facts& f) {
@@ -659,6 +712,7 @@ std::vector<CheckResult> evaluate(const Facts& f) {
     out.push_back(check_password_login(f));
     out.push_back(check_password_hash(f));
     out.push_back(check_endpoint(f));
+    add(check_tunnel(f));
     add(check_session_env(f));
     add(check_cluster(f.cluster));
     return out;

@@ -66,17 +66,8 @@ CheckResult check_secret(const ClusterFacts& f) {
 std::vector<CheckResult> check_file_modes(const ClusterFacts& f) {
     const char* id = "cluster-file-modes";
     std::vector<CheckResult> out;
-    if (f.secret_file_mode && (*f.secret_file_mode & 022) == 0 &&
-        (*f.secret_file_mode & 044) != 0) {
-        out.push_back(warn(id,
-                           "the cluster secret file " + f.secret_file + " is mode " +
-                               mode_string(*f.secret_file_mode) +
-                               ": other users and processes in the container can read the "
-                               "secret, and with it log in to every node",
-                           "on Kubernetes set defaultMode: 0400 on the Secret volume (the "
-                           "default is 0644); elsewhere: chmod 600 " +
-                               f.secret_file));
-    }
+    // A secret file others can read or write is refused by sshboot itself
+    // (the cluster-secret check fails with its fix).
     for (const auto& [path, mode] : f.client_keys) {
         if ((mode & 077) == 0) {
             continue;
@@ -91,7 +82,7 @@ std::vector<CheckResult> check_file_modes(const ClusterFacts& f) {
                                "key from the secret)"));
     }
     if (out.empty()) {
-        out.push_back(ok(id, f.secret_file_mode
+        out.push_back(ok(id, f.secret_file_mode && (*f.secret_file_mode & 077) == 0
                                  ? "the cluster secret file and ~/.ssh/id_* keys are private"
                                  : "~/.ssh/id_* private keys are private (mode 0600 or stricter)"));
     }

@@ -74,8 +74,7 @@ void gather_secret(const std::map<std::string, std::string>& env, ClusterFacts& 
         if (::stat(file.c_str(), &st) == 0) {
             f.secret_file_mode = static_cast<unsigned>(st.st_mode & 07777);
         }
-        std::string warning;
-        auto secret = cluster::read_secret_file(file, warning);
+        auto secret = cluster::read_secret_file(file);
         if (!secret) {
             f.secret_problem = secret.error().message;
         } else {

@@ -19,6 +19,7 @@
 #include "sshd/config.hpp"
 #include "sshd/listen.hpp"
 #include "sshd/server.hpp"
+#include "tunnel/server.hpp"
 #include "util/fs.hpp"
 #include "util/parse.hpp"
 #include "util/process.hpp"
@@ -313,6 +314,27 @@ std::map<std::string, std::string> pid1_environment(const std::string& proc_dir)
     return out;
 }
 
+// The tunnel probed as a client would use it, with the token when one is set.
+void gather_tunnel(Facts& f, const std::string& port, std::string token,
+                   const std::string& token_file) {
+    const auto p = util::parse_port(port);
+    if (!p) {
+        return;
+    }
+    f.tunnel_port = *p;
+    if (token.empty() && !token_file.empty()) {
+        if (auto text = util::read_file(token_file, 64 << 10)) {
+            token = text->substr(0, text->find_first_of("\r\n"));
+        }
+    }
+    auto banner = tunnel::probe(*p, token);
+    if (banner) {
+        f.tunnel_banner = *banner;
+    } else {
+        f.tunnel_error = banner.error().message;
+    }
+}
+
 }  // namespace
 
 const std::vector<std::string>& doctor_variables() {
@@ -326,7 +348,10 @@ const std::vector<std::string>& doctor_variables() {
                                                    "VAST_TCP_PORT_22",
                                                    "SSHBOOT_STATE_DIR",
                                                    "SSHBOOT_CLUSTER_SECRET",
-                                                   "SSHBOOT_CLUSTER_SECRET_FILE"};
+                                                   "SSHBOOT_CLUSTER_SECRET_FILE",
+                                                   "SSHBOOT_TUNNEL_PORT",
+                                                   "SSHBOOT_TUNNEL_TOKEN",
+                                                   "SSHBOOT_TUNNEL_TOKEN_FILE"};
     return names;
 }
 
@@ -482,6 +507,8 @@ Facts gather(const GatherOptions& o) {
         f.state_dir_error = dir.error().message;
     }
     f.password_hash = accounts::choose_hash_method(accounts::detect_hash_support(f.sshd_path));
+    gather_tunnel(f, get("SSHBOOT_TUNNEL_PORT"), get("SSHBOOT_TUNNEL_TOKEN"),
+                  get("SSHBOOT_TUNNEL_TOKEN_FILE"));
 
     ClusterGatherOptions c;
     for (const auto& name : cluster_variables()) {

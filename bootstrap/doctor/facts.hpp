@@ -102,6 +102,11 @@ struct Facts {
     std::vector<AuthorizedKeysFacts> authorized_keys;
 
     report::EndpointSources endpoint;
+    // The HTTPS tunnel (SSHBOOT_TUNNEL_PORT): its port (0: off) and what a
+    // WebSocket upgrade to /ssh there brought back.
+    std::uint16_t tunnel_port = 0;
+    std::string tunnel_banner;  // sshd's banner through the tunnel
+    std::string tunnel_error;   // why the probe failed
     SessionEnvFacts session_env;
     ClusterFacts cluster;  // enabled only in cluster mode
 };

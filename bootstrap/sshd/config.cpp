@@ -81,6 +81,7 @@ util::Expected<std::string> render_config(const ConfigParams& params) {
             {"PASSWORD_AUTHENTICATION", params.password_authentication ? "yes" : "no"},
             {"USE_PAM", params.use_pam ? "yes" : "no"},
             {"PASSWORD_LIMITS", limits},
+            {"ACCEPT_ENV", params.accept_client_locale ? "LANG LC_* COLORTERM" : "COLORTERM"},
             {"SET_ENV", params.set_env.empty() ? "# (no environment to pass on)" : params.set_env},
         });
 }

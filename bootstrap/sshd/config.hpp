@@ -49,6 +49,8 @@ struct ConfigParams {
     bool per_source_penalties = false;
     std::string dropin_dir = k_dropin_dir;
     std::string pid_file = k_pid_file;
+    // AcceptEnv LANG LC_*: the image has locales beyond C.UTF-8 (sshd/locale.hpp).
+    bool accept_client_locale = true;
     // One "SetEnv ..." line (session_env::render_setenv_line), or empty.
     std::string set_env;
 };

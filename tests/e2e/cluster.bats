@@ -218,8 +218,12 @@ cnode2 mark-2"
 		import os, sys, yaml
 		docs = list(yaml.safe_load_all(open(sys.argv[1])))
 		by_kind = {d["kind"]: d for d in docs}
-		assert set(by_kind) == {"Secret", "Service", "StatefulSet"}, sorted(by_kind)
-		secret, svc, sts = by_kind["Secret"], by_kind["Service"], by_kind["StatefulSet"]
+		# No Secret in the manifest: `kubectl apply` must never replace the
+		# real secret with a placeholder.
+		assert set(by_kind) == {"Service", "StatefulSet"}, sorted(by_kind)
+		text = open(sys.argv[1]).read()
+		assert "stringData" not in text and "replace-with" not in text
+		svc, sts = by_kind["Service"], by_kind["StatefulSet"]
 		assert svc["spec"]["clusterIP"] == "None", "the Service must be headless"
 		assert svc["spec"].get("publishNotReadyAddresses") is True
 		assert sts["spec"]["serviceName"] == svc["metadata"]["name"]
@@ -233,10 +237,13 @@ cnode2 mark-2"
 		assert int(size) == sts["spec"]["replicas"], (size, sts["spec"]["replicas"])
 		secret_file = env["SSHBOOT_CLUSTER_SECRET_FILE"]
 		volumes = {v["name"]: v for v in pod["volumes"]}
-		(mount,) = [m for m in c["volumeMounts"]
-		            if volumes[m["name"]].get("secret", {}).get("secretName") == secret["metadata"]["name"]]
+		(mount,) = [m for m in c["volumeMounts"] if "secret" in volumes[m["name"]]]
 		assert os.path.dirname(secret_file) == mount["mountPath"].rstrip("/"), (secret_file, mount)
-		assert os.path.basename(secret_file) in secret["stringData"]
+		secret_name = volumes[mount["name"]]["secret"]["secretName"]
+		# The steps create that Secret with that key from `sshboot cluster secret`.
+		create = (f"kubectl create secret generic {secret_name} \\\n#          "
+		          f"--from-literal={os.path.basename(secret_file)}=\"$(sshboot cluster secret | tail -n 1)\"")
+		assert create in text, create
 		assert volumes[mount["name"]]["secret"]["defaultMode"] == 0o400
 		assert "SSHBOOT_CLUSTER_SECRET" not in env
 		print(pattern, size, name)
@@ -315,10 +322,12 @@ kube_cleanup() {
 		import copy, json, sys, yaml
 		src, out, image, binary, prefix, legacy, hosts, *ports = sys.argv[1:]
 		docs = {d["kind"]: d for d in yaml.safe_load_all(open(src))}
-		secret, sts = docs["Secret"], docs["StatefulSet"]
+		sts = docs["StatefulSet"]
 		secret_name = prefix + "-cluster"
-		secret["metadata"]["name"] = secret_name
-		secret["stringData"] = {"secret": open(f"{out}/secret.txt").read().strip()}
+		# What the manifest's first step (kubectl create secret generic) makes.
+		secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+		          "metadata": {"name": secret_name},
+		          "stringData": {"secret": open(f"{out}/secret.txt").read().strip()}}
 		pods = []
 		for rank, port in enumerate(ports):
 		    tmpl = copy.deepcopy(sts["spec"]["template"])
@@ -364,4 +373,52 @@ $(for n in 0 1 2; do podman logs "$KUBE_PREFIX-$n-trainer" 2>&1 | tail -n 5; don
 	assert_output "node-0: trainer-0
 node-1: trainer-1
 node-2: trainer-2"
+}
+
+@test "a hard-linked ~/.ssh/known_hosts or ~/.ssh/config is refused: the node starts and nothing of the other name is copied" {
+	local secret root
+	secret=$(cluster_secret)
+	cluster_prepare_root 0
+	root=${CLUSTER_ROOTS[0]}
+	mkdir -m 0700 "$root/root/.ssh"
+	# Second names of files the user must not read (as /etc/shadow would be).
+	printf 'PRECIOUS-KNOWN-HOSTS\n' >"$root/etc/precious-a"
+	printf 'PRECIOUS-CONFIG\n' >"$root/etc/precious-b"
+	chmod 0600 "$root/etc/precious-a" "$root/etc/precious-b"
+	ln "$root/etc/precious-a" "$root/root/.ssh/known_hosts"
+	ln "$root/etc/precious-b" "$root/root/.ssh/config"
+	cluster_node_start 0 "$secret"
+	cluster_node_ready 0
+	run -0 cat "$BATS_TEST_TMPDIR/node0.err"
+	assert_output --partial '/root/.ssh/known_hosts has 2 hard links'
+	assert_output --partial '/root/.ssh/config has 2 hard links'
+	run -0 stat -c '%h %s' "$root/root/.ssh/known_hosts" "$root/root/.ssh/config"
+	assert_line --index 0 "2 21"
+	assert_line --index 1 "2 16"
+	# No other file under the home holds their text.
+	run grep -rlE --exclude=known_hosts --exclude=config 'PRECIOUS' "$root/root"
+	assert_failure 1
+	# The rest of the node's files are written.
+	run -0 cluster_exec 0 -- cat /job/hostfile
+	assert_output "node-0 slots=1
+node-1 slots=1
+node-2 slots=1"
+}
+
+@test "a /job that is a symlink is not followed: the hostfiles are not written through it and the node still serves SSH" {
+	local secret root
+	secret=$(cluster_secret)
+	cluster_prepare_root 0
+	root=${CLUSTER_ROOTS[0]}
+	mkdir -p "$root/srv/elsewhere"
+	ln -s /srv/elsewhere "$root/job"
+	cluster_node_start 0 "$secret"
+	cluster_node_ready 0
+	run -0 cat "$BATS_TEST_TMPDIR/node0.err"
+	assert_output --partial '/job is a symlink, which is never followed here'
+	run -0 ls -A "$root/srv/elsewhere"
+	assert_output ""
+	# Sessions are not pointed at hostfiles that were not written.
+	run -0 --separate-stderr cluster_exec 0 -- ssh node-0 'echo "[${OMPI_MCA_orte_default_hostfile:-}${HYDRA_HOST_FILE:-}]"'
+	assert_output "[]"
 }

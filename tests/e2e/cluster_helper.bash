@@ -11,9 +11,13 @@
 #   setup()         { cluster_setup; }
 #   teardown()      { cluster_teardown; }
 
-CLUSTER_ROOT_TAR=$E2E_CACHE/cluster-root.tar
-CLUSTER_ROOT_BASE=$E2E_CACHE/cluster-rootfs-base
-CLUSTER_ROOT_PACKAGES=$SSHBOOT_ROOT_PACKAGES,pdsh,openmpi-bin,python3-mpi4py
+# MPICH next to OpenMPI: both install mpirun/mpiexec alternatives, so tests
+# call mpiexec.hydra (MPICH) and mpirun.openmpi (OpenMPI) by name.
+CLUSTER_ROOT_PACKAGES=$SSHBOOT_ROOT_PACKAGES,pdsh,openmpi-bin,python3-mpi4py,mpich
+# The cache is named after the package list, so a changed list builds anew.
+_cluster_root_id=$(cksum <<<"$CLUSTER_ROOT_PACKAGES")
+CLUSTER_ROOT_TAR=$E2E_CACHE/cluster-root-${_cluster_root_id%% *}.tar
+CLUSTER_ROOT_BASE=$E2E_CACHE/cluster-rootfs-base-${_cluster_root_id%% *}
 
 # cluster_setup_file: the client setup of every e2e file, and the cached
 # cluster root (built once: a few minutes of downloads).

@@ -160,7 +160,7 @@ two_ports() {
 	run -0 stat -c '%a %U' "$r0/root/.ssh/id_ed25519" "$r0/root/.ssh/id_ed25519.pub"
 	assert_line --index 0 '600 root'
 	assert_line --index 1 '644 root'
-	run -0 grep -c '^@cert-authority \* ssh-ed25519 ' "$r0/root/.ssh/known_hosts"
+	run -0 grep -c "^@cert-authority node-\*,\[127.0.0.1\]:$P0,\[127.0.0.1\]:$P1,[^ ]* ssh-ed25519 " "$r0/root/.ssh/known_hosts"
 	assert_output 1
 	run -0 ssh-keygen -L -f <(node_certificate 0)
 	assert_output --partial 'host certificate'
@@ -239,9 +239,129 @@ two_ports() {
 	[[ $NODE_STATUS == 2 ]] || fail "exit status $NODE_STATUS, expected 2"
 	run -0 cat "$BATS_TEST_TMPDIR/err.node.0"
 	assert_output --partial 'SSHBOOT_CLUSTER_SECRET_FILE /etc/cluster-secret is mode 0666'
-	assert_output --partial 'chmod go-w'
+	assert_output --partial 'chmod 0400'
 	[[ ! -e $r/root/.ssh && ! -e $r/var/lib/sshboot ]] || fail "files were written"
 	rm -f "$r/etc/cluster-secret"
+}
+
+@test "the Kubernetes template's placeholder and the secret prefix followed by 43 A's stop sshboot with exit 2 and sshd never serves them" {
+	local port r
+	port=$(free_port)
+	node_start 0 SSH_PORT="$port" SSHBOOT_CLUSTER_SECRET=replace-with-the-output-of-sshboot-cluster-secret \
+		SSHBOOT_CLUSTER_RANK=0 SSHBOOT_CLUSTER_HOSTS="127.0.0.1:$port"
+	node_wait_exit 0
+	[[ $NODE_STATUS == 2 ]] || fail "exit status $NODE_STATUS, expected 2"
+	run -0 cat "$BATS_TEST_TMPDIR/err.node.0"
+	assert_output --partial 'SSHBOOT_CLUSTER_SECRET is a placeholder'
+	assert_output --partial 'sshboot cluster secret'
+	r=$BATS_TEST_TMPDIR/node.0/root
+	[[ ! -e $r/root/.ssh && ! -e $r/var/lib/sshboot ]] || fail "files were written"
+
+	# The generated form with a body anyone can guess, from a file as on
+	# Kubernetes: decodes to 32 bytes, and is refused all the same.
+	printf 'sshboot-cluster-v1:%s\n' "$(printf 'A%.0s' {1..43})" >"$r/etc/cluster-secret"
+	chmod 0400 "$r/etc/cluster-secret"
+	node_start 0 SSH_PORT="$port" SSHBOOT_CLUSTER_SECRET_FILE=/etc/cluster-secret \
+		SSHBOOT_CLUSTER_RANK=0 SSHBOOT_CLUSTER_HOSTS="127.0.0.1:$port"
+	node_wait_exit 0
+	[[ $NODE_STATUS == 2 ]] || fail "exit status $NODE_STATUS, expected 2"
+	run -0 cat "$BATS_TEST_TMPDIR/err.node.0"
+	assert_output --partial 'SSHBOOT_CLUSTER_SECRET_FILE /etc/cluster-secret is too weak'
+	assert_output --partial 'sshboot cluster secret'
+	refute_output --partial AAAAAAAA
+	# No sshd ever served a key derived from them: a real ssh is refused.
+	run ssh -o BatchMode=yes -o ConnectTimeout=5 -o StrictHostKeyChecking=no \
+		-o UserKnownHostsFile=/dev/null -p "$port" root@127.0.0.1 true
+	assert_failure 255
+	assert_output --partial 'Connection refused'
+	[[ ! -e $r/root/.ssh && ! -e $r/var/lib/sshboot ]] || fail "files were written"
+	rm -f "$r/etc/cluster-secret"
+}
+
+# secret_volume ROOT DIR MODE SECRET: DIR (under ROOT) laid out as the kubelet
+# lays out a Secret volume: DIR/secret -> ..data/secret, ..data -> a
+# timestamped directory holding the file with MODE, all owned by root.
+secret_volume() {
+	local root=$1 dir=$2 mode=$3 secret=$4 stamp=..2026_12_04_12_00_00.123456789
+	mkdir -p "$root$dir/$stamp"
+	printf '%s' "$secret" >"$root$dir/$stamp/secret"
+	chmod "$mode" "$root$dir/$stamp/secret"
+	ln -sfn "$stamp" "$root$dir/..data"
+	ln -sfn ..data/secret "$root$dir/secret"
+}
+
+@test "a Kubernetes Secret volume's file others can read (0644) stops sshboot with exit 2 naming defaultMode: 0400; at 0400 the nodes log in" {
+	local secret port r
+	secret=$(sshboot_bin_secret)
+	e2e_secret "$secret"
+	port=$(free_port)
+	node_root 0
+	r=$NODE_ROOT
+	secret_volume "$r" /etc/sshboot/cluster 0644 "$secret"
+	node_start 0 SSH_PORT="$port" SSHBOOT_CLUSTER_SECRET_FILE=/etc/sshboot/cluster/secret \
+		SSHBOOT_CLUSTER_RANK=0 SSHBOOT_CLUSTER_HOSTS="127.0.0.1:$port"
+	node_wait_exit 0
+	[[ $NODE_STATUS == 2 ]] || fail "exit status $NODE_STATUS, expected 2"
+	run -0 cat "$BATS_TEST_TMPDIR/err.node.0"
+	assert_output --partial 'SSHBOOT_CLUSTER_SECRET_FILE /etc/sshboot/cluster/secret is mode 0644, readable by other users'
+	assert_output --partial 'defaultMode: 0400'
+	[[ ! -e $r/root/.ssh && ! -e $r/var/lib/sshboot ]] || fail "files were written"
+
+	# fsGroup turns defaultMode 0400 into 0440: refused too.
+	chmod 0440 "$r/etc/sshboot/cluster/..data/secret"
+	node_start 0 SSH_PORT="$port" SSHBOOT_CLUSTER_SECRET_FILE=/etc/sshboot/cluster/secret \
+		SSHBOOT_CLUSTER_RANK=0 SSHBOOT_CLUSTER_HOSTS="127.0.0.1:$port"
+	node_wait_exit 0
+	[[ $NODE_STATUS == 2 ]] || fail "0440: exit status $NODE_STATUS, expected 2"
+
+	# The fix the message names: the file the links lead to is checked.
+	chmod 0400 "$r/etc/sshboot/cluster/..data/secret"
+	node_start 0 SSH_PORT="$port" SSHBOOT_CLUSTER_SECRET_FILE=/etc/sshboot/cluster/secret \
+		SSHBOOT_CLUSTER_RANK=0 SSHBOOT_CLUSTER_HOSTS="127.0.0.1:$port"
+	node_wait_ready 0
+	run -0 --separate-stderr node_ssh 0 node-0 cat /etc/node-name
+	assert_output node0
+	rm -rf "$r/etc/sshboot/cluster"
+}
+
+@test "a host certificate for github.com signed by the cluster CA is refused with strict host checking while node logins still work" {
+	local secret r0
+	secret=$(sshboot_bin_secret)
+	e2e_secret "$secret"
+	two_ports
+	# Node 1 holds the secret and presents a certificate naming github.com
+	# (what anyone with the secret can sign); node 0 lists the real nodes
+	# and resolves github.com to node 1's address.
+	node_root 0
+	r0=$NODE_ROOT
+	printf '127.0.0.1\tlocalhost\n127.0.0.1\tgithub.com\n' >"$r0/etc/hosts"
+	node_start 0 SSH_PORT="$P0" SSHBOOT_CLUSTER_SECRET="$secret" SSHBOOT_CLUSTER_RANK=0 \
+		SSHBOOT_CLUSTER_HOSTS="127.0.0.1:$P0,127.0.0.1:$P1"
+	node_start 1 SSH_PORT="$P1" SSHBOOT_CLUSTER_SECRET="$secret" SSHBOOT_CLUSTER_RANK=1 \
+		SSHBOOT_CLUSTER_HOSTS="127.0.0.1:$P0,github.com:$P1"
+	node_wait_ready 0
+	node_wait_ready 1
+	run -0 ssh-keygen -L -f <(node_certificate 1)
+	assert_output --partial 'github.com'
+
+	run --separate-stderr node_ssh 0 -p "$P1" github.com cat /etc/node-name
+	assert_failure 255
+	refute_output node1
+	# shellcheck disable=SC2154 # set by run --separate-stderr
+	[[ $stderr == *"Host key verification failed"* ]] || fail "stderr: $stderr"
+	run --separate-stderr node_ssh 0 -o HostKeyAlias=github.com -p "$P1" 127.0.0.1 cat /etc/node-name
+	assert_failure 255
+	[[ $stderr == *"Host key verification failed"* ]] || fail "stderr: $stderr"
+
+	# The cluster's own names still verify: node 1 by its alias, node 0 by
+	# its listed address.
+	run -0 --separate-stderr node_ssh 0 node-1 cat /etc/node-name
+	assert_output node1
+	run -0 --separate-stderr node_ssh 0 -p "$P0" 127.0.0.1 cat /etc/node-name
+	assert_output node0
+	run grep -E '^@cert-authority (\*|[^ ]*,\*)[, ]' "$r0/root/.ssh/known_hosts"
+	assert_failure 1
+	rm -f "$r0/etc/hosts"
 }
 
 @test "a symlinked known_hosts costs only the node's own logins: sshd starts and the link's target is untouched" {

@@ -111,7 +111,7 @@ code_text() {
 @test "every sshboot subcommand and install.sh mode the README and docs name is accepted" {
 	local known words word sub bad=()
 	known=$(subcommands)
-	words=$(code_text "${DOCS[@]}" | grep -oE '(^ *|[|;&(] *)sshboot [a-z][a-z-]*( [a-z][a-z-]*)?' |
+	words=$(code_text "${DOCS[@]}" | grep -oE '(^ *|[|&(] *)sshboot [a-z][a-z-]*( [a-z][a-z-]*)?' |
 		sed -E 's/^[ |;&(]*//' | sort -u)
 	while read -r _ word sub; do
 		[[ -n $word ]] || continue

@@ -63,7 +63,8 @@ TEST(render_ssh_config_block, one_host_per_node_then_host_star) {
     for (const auto& l : lines) {
         text += l + "\n";
     }
-    EXPECT_NE(text.find("Host node-0\n    HostName 127.0.0.1\n    Port 4000\n    User alice\n"
+    EXPECT_NE(text.find("Host node-0\n    HostName 127.0.0.1\n    Port 4000\n"
+                        "    HostKeyAlias node-0\n    User alice\n"
                         "    IdentityFile /home/alice/.ssh/id_ed25519\n"),
               std::string::npos)
         << text;
@@ -173,6 +174,7 @@ TEST(write_launch_files, writes_every_file_and_keeps_user_config) {
     paths.openmpi_hostfile = dir.path() + "/job/hostfile.openmpi";
     paths.mpich_hostfile = dir.path() + "/job/hostfile.mpich";
     paths.state_file = dir.path() + "/run/cluster";
+    paths.trusted_base = dir.path();
     auto env = cluster::write_launch_files(three_nodes(), user, home + "/.ssh/id_ed25519",
                                            {"PATH=/usr/bin", "HF_TOKEN=x"}, paths);
     ASSERT_TRUE(env) << env.error().message;
@@ -218,6 +220,7 @@ TEST(write_launch_files, refuses_a_symlinked_ssh_config_and_writes_the_rest) {
     paths.openmpi_hostfile = dir.path() + "/job/o";
     paths.mpich_hostfile = dir.path() + "/job/m";
     paths.state_file = dir.path() + "/run/cluster";
+    paths.trusted_base = dir.path();
     auto env =
         cluster::write_launch_files(three_nodes(), user, home + "/.ssh/id_ed25519", {}, paths);
     // Only that piece is refused: the hostfiles are written, the target kept.
@@ -258,6 +261,7 @@ TEST(write_launch_files, an_unwritable_hostfile_costs_only_itself_and_its_variab
     paths.openmpi_hostfile = dir.path() + "/file/hostfile.openmpi";  // under a regular file
     paths.mpich_hostfile = dir.path() + "/job/hostfile.mpich";
     paths.state_file = dir.path() + "/run/cluster";
+    paths.trusted_base = dir.path();
     auto env =
         cluster::write_launch_files(three_nodes(), user, home + "/.ssh/id_ed25519", {}, paths);
     ASSERT_TRUE(env) << env.error().message;
@@ -303,4 +307,80 @@ TEST(cluster_state, runpod_state_keeps_missing_ranks_and_the_expected_count) {
     s.expect = 3;
     s.nodes = {{0, "a", 22}, {2, "c", 22}, {1, "b", 22}};
     EXPECT_FALSE(cluster::parse_state(cluster::render_state(s)));
+}
+
+namespace {
+
+struct LaunchFixture {
+    LaunchTempDir dir;
+    std::string home = dir.path() + "/home";
+    accounts::PasswdEntry user;
+    cluster::LaunchPaths paths;
+    LaunchFixture() {
+        ::mkdir(home.c_str(), 0755);
+        ::mkdir((home + "/.ssh").c_str(), 0700);
+        user.name = "alice";
+        user.uid = ::getuid();
+        user.gid = ::getgid();
+        user.home = home;
+        paths.hostfile = dir.path() + "/job/hostfile";
+        paths.openmpi_hostfile = dir.path() + "/job/hostfile.openmpi";
+        paths.mpich_hostfile = dir.path() + "/job/hostfile.mpich";
+        paths.state_file = dir.path() + "/run/cluster";
+        paths.trusted_base = dir.path();
+    }
+    util::Expected<std::vector<std::string>> write() {
+        return cluster::write_launch_files(three_nodes(), user, home + "/.ssh/id_ed25519",
+                                           {"PATH=/usr/bin"}, paths);
+    }
+};
+
+}  // namespace
+
+TEST(write_launch_files, refuses_a_hard_linked_ssh_config_or_deepspeed_env_and_copies_nothing) {
+    for (const std::string name : {"/.ssh/config", "/.deepspeed_env"}) {
+        LaunchFixture f;
+        const std::string other = f.dir.path() + "/shadow";
+        { std::ofstream(other) << "root:$y$secret-hash:19000::::::\n"; }
+        ASSERT_EQ(::chmod(other.c_str(), 0600), 0);
+        ASSERT_EQ(::link(other.c_str(), (f.home + name).c_str()), 0);
+        auto env = f.write();
+        // Only that piece is refused: the hostfiles are written.
+        ASSERT_TRUE(env) << env.error().message;
+        EXPECT_EQ(slurp(f.paths.hostfile), "node-0 slots=2\nnode-1 slots=2\nnode-2 slots=2\n");
+        struct stat st {};
+        ASSERT_EQ(::stat((f.home + name).c_str(), &st), 0);
+        EXPECT_EQ(st.st_nlink, 2u) << name << " was replaced";
+        EXPECT_EQ(slurp(other), "root:$y$secret-hash:19000::::::\n");
+        // Nothing under the home holds the other name's text.
+        for (const auto& e : std::filesystem::recursive_directory_iterator(f.home)) {
+            if (e.is_regular_file() && e.path().string() != f.home + name) {
+                EXPECT_EQ(slurp(e.path().string()).find("secret-hash"), std::string::npos)
+                    << e.path();
+            }
+        }
+    }
+}
+
+TEST(write_launch_files, refuses_a_job_directory_that_is_a_symlink_and_writes_nothing_through_it) {
+    LaunchFixture f;
+    const std::string elsewhere = f.dir.path() + "/elsewhere";
+    ASSERT_EQ(::mkdir(elsewhere.c_str(), 0755), 0);
+    ASSERT_EQ(::symlink(elsewhere.c_str(), (f.dir.path() + "/job").c_str()), 0);
+    auto env = f.write();
+    ASSERT_TRUE(env) << env.error().message;
+    EXPECT_TRUE(std::filesystem::is_empty(elsewhere));
+    // The launchers' variables name no hostfile that was not written.
+    for (const auto& e : *env) {
+        EXPECT_FALSE(e.starts_with("OMPI_MCA_orte_default_hostfile=")) << e;
+        EXPECT_FALSE(e.starts_with("HYDRA_HOST_FILE=")) << e;
+    }
+    // rewrite_node_files (cluster register) refuses it too.
+    cluster::ClusterState state{
+        0, "root", f.home + "/.ssh/id_ed25519", f.home + "/.ssh/known_hosts", three_nodes().nodes,
+        2, 3};
+    auto st = cluster::rewrite_node_files(state, f.paths);
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().message.find("is a symlink"), std::string::npos) << st.error().message;
+    EXPECT_TRUE(std::filesystem::is_empty(elsewhere));
 }

@@ -1,9 +1,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cluster/registry.hpp"
@@ -105,4 +109,50 @@ TEST(register_ssh_command, logs_in_to_the_primary_strictly_and_registers_this_no
     EXPECT_NE(std::find(argv.begin(), argv.end(), "StrictHostKeyChecking=yes"), argv.end());
     EXPECT_EQ(argv[argv.size() - 2], "10.65.0.2");
     EXPECT_EQ(argv.back(), "sshboot cluster register --rank 2 --addr [fd00::4]:2200 --nodes 3");
+}
+
+TEST(lock_registry, a_root_only_file_and_a_bounded_wait_for_a_holder) {
+    char tmpl[] = "/tmp/sshboot-registry-XXXXXX";
+    const std::string dir = ::mkdtemp(tmpl);
+    ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
+    {
+        auto held = cluster::lock_registry(dir, std::chrono::milliseconds(0));
+        ASSERT_TRUE(held) << held.error().message;
+        struct stat st {};
+        ASSERT_EQ(::stat((dir + "/.lock").c_str(), &st), 0);
+        EXPECT_EQ(st.st_mode & 07777, 0600u);
+        // Held (by another open file description): the second waits, then
+        // gives up with a message naming the lock.
+        const auto start = std::chrono::steady_clock::now();
+        auto second = cluster::lock_registry(dir, std::chrono::milliseconds(200));
+        ASSERT_FALSE(second);
+        EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));
+        EXPECT_NE(second.error().message.find(dir + "/.lock"), std::string::npos)
+            << second.error().message;
+        // Whoever only can open the directory no longer blocks anyone.
+        const int dirfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+        ASSERT_GE(dirfd, 0);
+        ASSERT_EQ(::flock(dirfd, LOCK_EX), 0);
+        held->reset(-1);
+        auto third = cluster::lock_registry(dir, std::chrono::milliseconds(0));
+        EXPECT_TRUE(third) << third.error().message;
+        ::close(dirfd);
+    }
+    // A lock planted as a symlink is not followed.
+    ::unlink((dir + "/.lock").c_str());
+    ASSERT_EQ(::symlink("/etc/passwd", (dir + "/.lock").c_str()), 0);
+    EXPECT_FALSE(cluster::lock_registry(dir, std::chrono::milliseconds(0)));
+    std::filesystem::remove_all(dir);
+}
+
+TEST(registration_environment, keeps_only_harmless_variables) {
+    const char* envp[] = {
+        "PATH=/usr/bin:/bin",   "HOME=/root",      "SSHBOOT_CLUSTER_SECRET=sshboot-cluster-v1:abc",
+        "SSH_PASSWORD=hunter2", "HF_TOKEN=hf_xyz", "LANG=C.UTF-8",
+        "PATH=/second",         "NOEQUALS",        nullptr};
+    EXPECT_EQ(cluster::registration_environment(envp),
+              (std::vector<std::string>{"PATH=/usr/bin:/bin", "HOME=/root", "LANG=C.UTF-8"}));
+    const char* bare[] = {"SSH_PASSWORD=x", nullptr};
+    EXPECT_EQ(cluster::registration_environment(bare),
+              (std::vector<std::string>{"PATH=/usr/local/bin:/usr/bin:/bin"}));
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
@@ -295,4 +296,37 @@ TEST(cluster_topology, host_principals_are_alias_address_and_names) {
     ASSERT_TRUE(ip);
     EXPECT_EQ(cluster::host_principals(*ip, "box"),
               (std::vector<std::string>{"node-0", "127.0.0.1", "box"}));
+}
+
+TEST(cluster_topology, ca_host_patterns_are_the_clusters_own_names_never_a_bare_star) {
+    auto ip = cluster::resolve_topology(input("0", "127.0.0.1:2000,10.0.0.2,[fd00::3]:2002"));
+    ASSERT_TRUE(ip);
+    EXPECT_EQ(cluster::ca_host_patterns(*ip, "box"),
+              (std::vector<std::string>{"node-*", "[127.0.0.1]:2000", "10.0.0.2", "[fd00::3]:2002",
+                                        "[box]:2000"}));
+
+    auto in = input("", "");
+    in.hostname = "trainer-1";
+    in.env["SSHBOOT_CLUSTER_PATTERN"] = "trainer-{rank}.trainer-svc.ns.svc.cluster.local";
+    in.env["SSHBOOT_CLUSTER_SIZE"] = "2";
+    auto k8s = cluster::resolve_topology(in);
+    ASSERT_TRUE(k8s) << k8s.error().message;
+    EXPECT_EQ(cluster::ca_host_patterns(*k8s, "trainer-1"),
+              (std::vector<std::string>{"node-*", "trainer-0.trainer-svc.ns.svc.cluster.local",
+                                        "trainer-0", "trainer-1.trainer-svc.ns.svc.cluster.local",
+                                        "trainer-1", "trainer-*.trainer-svc.ns.svc.cluster.local",
+                                        "*.trainer-svc.ns.svc.cluster.local"}));
+
+    in.env["SSHBOOT_CLUSTER_PATTERN"] = "w-{rank}.svc:2222";
+    in.hostname = "w-0";
+    auto ported = cluster::resolve_topology(in);
+    ASSERT_TRUE(ported) << ported.error().message;
+    const auto patterns = cluster::ca_host_patterns(*ported, "w-0");
+    for (const char* want : {"[w-0.svc]:2222", "[w-0]:2222", "[w-*.svc]:2222", "[*.svc]:2222"}) {
+        EXPECT_NE(std::find(patterns.begin(), patterns.end(), want), patterns.end()) << want;
+    }
+    for (const auto& p : patterns) {
+        EXPECT_NE(p, "*");
+        EXPECT_FALSE(p.starts_with("*") && p.find('.') == std::string::npos) << p;
+    }
 }

@@ -105,6 +105,8 @@ TEST(probe_command, strict_batch_login_with_the_cluster_key_and_no_config) {
     EXPECT_TRUE(has("StrictHostKeyChecking=yes"));
     EXPECT_TRUE(has("UserKnownHostsFile=/home/alice/.ssh/known_hosts"));
     EXPECT_TRUE(has("ConnectTimeout=5"));
+    // Checked under the alias: the cluster CA is trusted for node-*.
+    EXPECT_TRUE(has("HostKeyAlias=node-0"));
     EXPECT_TRUE(has("/home/alice/.ssh/id_ed25519"));
     EXPECT_TRUE(has("4000"));
     EXPECT_TRUE(has("alice"));

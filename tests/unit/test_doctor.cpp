@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -766,6 +767,41 @@ TEST(check_cluster, HealthyNodePassesEveryCheck) {
     EXPECT_EQ(doctor_exit_code(results), 0);
 }
 
+TEST(evaluate, EndpointMissingOnAClusterNodeIsAWarning) {
+    auto f = healthy();
+    f.endpoint = {};
+    f.cluster = healthy_cluster();
+    f.cluster.state->nodes.push_back(cluster::Node{2, "127.0.0.1", 2202});
+    f.cluster.peers.push_back(PeerResult{f.cluster.state->nodes[2], true, ""});
+    const auto results = evaluate(f);
+    EXPECT_EQ(doctor_exit_code(results), 0) << render_text(results);
+    const auto it = std::find_if(results.begin(), results.end(),
+                                 [](const CheckResult& r) { return r.id == "endpoint"; });
+    ASSERT_NE(it, results.end());
+    EXPECT_EQ(it->status, Status::Warn);
+    EXPECT_TRUE(contains(it->message, "RUNPOD_PUBLIC_IP or RUNPOD_TCP_PORT_22 are missing"));
+    EXPECT_TRUE(contains(it->message, "the other 2 node(s) of the cluster")) << it->message;
+    EXPECT_TRUE(contains(it->fix, "SSH_PUBLIC_HOST"));
+
+    // RunPod's port not exposed: the same.
+    f.endpoint.runpod_public_ip = "203.0.113.7";
+    EXPECT_EQ(doctor_exit_code(evaluate(f)), 0) << render_text(evaluate(f));
+}
+
+TEST(evaluate, EndpointMissingOnAOneNodeClusterFails) {
+    auto f = healthy();
+    f.endpoint = {};
+    f.cluster = healthy_cluster();
+    f.cluster.state->nodes.resize(1);
+    f.cluster.peers.resize(1);
+    const auto r = the_failure(evaluate(f), "endpoint");
+    EXPECT_TRUE(contains(r.message, "RUNPOD_PUBLIC_IP or RUNPOD_TCP_PORT_22 are missing"));
+
+    // A primary that expects workers still to register has peers.
+    f.cluster.state->expect = 2;
+    EXPECT_EQ(doctor_exit_code(evaluate(f)), 0) << render_text(evaluate(f));
+}
+
 TEST(check_cluster, StateMissingFails) {
     auto f = healthy_cluster();
     f.state.reset();
@@ -793,19 +829,21 @@ TEST(check_cluster, SecretNotVisibleIsSkipped) {
     EXPECT_NE(find_check(check_cluster(f), "cluster-secret", Status::Skip), nullptr);
 }
 
-TEST(check_cluster, ReadableSecretFileWarnsWithDefaultMode) {
+TEST(check_cluster, ReadableSecretFileFailsTheSecretCheckWithDefaultMode) {
     auto f = healthy_cluster();
     f.secret_source = "SSHBOOT_CLUSTER_SECRET_FILE /etc/cluster/secret";
     f.secret_file = "/etc/cluster/secret";
     f.secret_file_mode = 0644;
+    f.secret_problem = "SSHBOOT_CLUSTER_SECRET_FILE /etc/cluster/secret " +
+                       cluster::secret_file_problem(S_IFREG | 0644, 0, 0);
     const auto results = check_cluster(f);
-    const auto* r = find_check(results, "cluster-file-modes", Status::Warn);
+    const auto* r = find_check(results, "cluster-secret", Status::Fail);
     ASSERT_NE(r, nullptr);
     EXPECT_TRUE(contains(r->message, "0644")) << r->message;
-    EXPECT_TRUE(contains(r->fix, "defaultMode: 0400")) << r->fix;
-    EXPECT_TRUE(contains(r->fix, "chmod 600 /etc/cluster/secret")) << r->fix;
-    EXPECT_EQ(doctor_exit_code(results), 0);
+    EXPECT_TRUE(contains(r->message, "defaultMode: 0400")) << r->message;
+    EXPECT_EQ(doctor_exit_code(results), 1);
     f.secret_file_mode = 0400;
+    f.secret_problem.clear();
     EXPECT_NE(find_check(check_cluster(f), "cluster-file-modes", Status::Ok), nullptr);
 }
 
@@ -922,7 +960,9 @@ TEST(gather_cluster, ReadsStateCertificateKnownHostsAndSecretFileMode) {
     ASSERT_TRUE(f.state.has_value()) << f.state_error;
     EXPECT_EQ(f.state->nodes.size(), 2u);
     EXPECT_EQ(f.secret_source, "SSHBOOT_CLUSTER_SECRET_FILE " + dir.path() + "/secret");
-    EXPECT_EQ(f.secret_problem, "");
+    // Readable by others: refused, with the fix.
+    EXPECT_NE(f.secret_problem.find("is mode 0644, readable by other users"), std::string::npos)
+        << f.secret_problem;
     EXPECT_EQ(f.secret_file_mode, 0644u);
     EXPECT_EQ(f.certificate_path, dir.path() + "/host_key-cert.pub");
     ASSERT_TRUE(f.certificate.has_value()) << f.certificate_error;
@@ -931,7 +971,7 @@ TEST(gather_cluster, ReadsStateCertificateKnownHostsAndSecretFileMode) {
     EXPECT_FALSE(f.peers_probed);
     const auto results = check_cluster(f);
     EXPECT_NE(find_check(results, "cluster-certificate", Status::Ok), nullptr);
-    EXPECT_NE(find_check(results, "cluster-file-modes", Status::Warn), nullptr);
+    EXPECT_NE(find_check(results, "cluster-secret", Status::Fail), nullptr);
     for (const auto& r : results) {
         EXPECT_FALSE(contains(r.message, secret) || contains(r.fix, secret)) << r.id;
     }

@@ -363,7 +363,9 @@ util::Expected<Plan> apply(const cli::Settings& settings,
     auto env_export = session_env::export_environment(plan.sshd_env, env_options);
     if (env_export) {
         params.set_env = env_export->setenv_line;
-        config_has_secrets = env_export->has_secrets;
+        params.user_set_env = env_export->user_setenv_line;
+        params.set_env_user = plan.user.name;
+        config_has_secrets = env_export->restricted;
         if (!env_export->left_out.empty()) {
             plan.sshd_env = session_env::without_names(plan.sshd_env, env_export->left_out);
         }

@@ -24,15 +24,17 @@ util::Expected<ExportResult> export_environment(const std::vector<std::string>& 
         log::warn("{}", warning);
     }
 
+    // An allowlist, not a denylist: only variables known to be harmless are
+    // world-readable; everything else reaches only root and SSH_USER.
     std::vector<Variable> plain;
     std::vector<Variable> secret;
-    std::set<std::string> secret_names;
+    std::size_t look_secret = 0;
     for (const auto& var : selection.variables) {
-        if (is_secret(var)) {
-            secret_names.insert(var.name);
-            secret.push_back(var);
-        } else {
+        if (is_public(var)) {
             plain.push_back(var);
+        } else {
+            look_secret += is_secret(var) ? 1 : 0;
+            secret.push_back(var);
         }
     }
     Manifest manifest;
@@ -81,18 +83,29 @@ util::Expected<ExportResult> export_environment(const std::vector<std::string>& 
             version->major, version->minor, plain_path);
         return result;
     }
-    auto line = render_setenv_line(selection.variables, *syntax);
-    for (const auto& name : line.skipped) {
+    // Every account's sessions get the plain variables; SSH_USER's (in a
+    // Match block of a root-only config) all of them.
+    auto line = render_setenv_line(plain, *syntax);
+    auto user_line = render_setenv_line(selection.variables, *syntax);
+    for (const auto& name : user_line.skipped) {
         log::warn(
             "environment variable {} is not passed to `ssh host cmd` sessions: this sshd "
             "(before OpenSSH 8.7) cannot quote its value; login shells still see it",
             name);
-        secret_names.erase(name);
     }
     result.setenv_line = std::move(line.line);
-    result.has_secrets = !secret_names.empty();
-    log::info("{} environment variable(s) passed to SSH sessions ({}{})",
-              selection.variables.size(), plain_path, secret.empty() ? "" : ", " + secret_path);
+    result.restricted = std::any_of(secret.begin(), secret.end(), [&](const Variable& v) {
+        return std::find(user_line.skipped.begin(), user_line.skipped.end(), v.name) ==
+               user_line.skipped.end();
+    });
+    if (result.restricted) {
+        result.user_setenv_line = std::move(user_line.line);
+    }
+    log::info(
+        "{} environment variable(s) passed to SSH sessions ({}{}); {} of them only to "
+        "root and the login user ({} look like credentials)",
+        selection.variables.size(), plain_path, secret.empty() ? "" : ", " + secret_path,
+        secret.size(), look_secret);
     return result;
 }
 

@@ -49,12 +49,20 @@ struct ConfigParams {
     bool per_source_penalties = false;
     std::string dropin_dir = k_dropin_dir;
     std::string pid_file = k_pid_file;
-    // One "SetEnv ..." line (session_env::render_setenv_line), or empty.
+    // One "SetEnv ..." line (session_env::render_setenv_line), or empty: for
+    // every account.
     std::string set_env;
+    // With user_set_env: a `Match User <user>` block, last in the file, whose
+    // SetEnv line replaces set_env for that user's sessions (sshd replaces
+    // the whole SetEnv list with a matching block's). The restricted
+    // variables reach no other account's sessions.
+    std::string set_env_user;
+    std::string user_set_env;
 };
 
 // Renders the config. Refuses values that could add a line of their own
-// (a newline in a path) or that sshd would split (spaces, quotes).
+// (a newline in a path) or that sshd would split (spaces, quotes), and a
+// user name that is a pattern (*, ?, !, ,) rather than one name.
 util::Expected<std::string> render_config(const ConfigParams& params);
 
 }  // namespace sshboot::sshd

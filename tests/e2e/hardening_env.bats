@@ -300,3 +300,23 @@ install_bulk_env() {
 	assert_output --partial '  HF_TOKEN'
 	refute_output --partial hf_e2eDoctorTok
 }
+
+@test "shell metacharacters in the external host or port are refused with exit 2, before anything is printed" {
+	local port bad
+	port=$(free_port)
+	for bad in 'SSH_PUBLIC_HOST=1.2.3.4;touch${IFS}/tmp/pwn' 'SSH_PUBLIC_HOST=$(touch /tmp/pwn)' \
+		'RUNPOD_PUBLIC_IP=127.0.0.1`touch /tmp/pwn`' 'SSH_PUBLIC_PORT=22;touch /tmp/pwn' \
+		'RUNPOD_TCP_PORT_22=22 -oProxyCommand=touch'; do
+		sshboot_start SSH_PORT="$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" RUNPOD_PUBLIC_IP=127.0.0.1 \
+			RUNPOD_TCP_PORT_22="$port" "$bad"
+		sshboot_wait_exit
+		[[ $E2E_STATUS -eq 2 ]] || fail "$bad: exit $E2E_STATUS, not 2$(_e2e_dump)"
+		grep -qF "${bad%%=*}=" "$E2E_ERR" || fail "$bad: the message does not name the variable$(_e2e_dump)"
+		grep -qE 'not a (host name|TCP port)' "$E2E_ERR" || fail "$bad: no reason given$(_e2e_dump)"
+		! grep -qE '^ *(ssh|scp|rsync) ' "$E2E_OUT" || fail "$bad: a command was printed$(_e2e_dump)"
+		[[ ! -e $E2E_ROOT/tmp/pwn ]] || fail "$bad: /tmp/pwn exists"
+	done
+	# A DNS name is fine.
+	start_runpod "$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" SSH_PUBLIC_HOST=gpu-1.example.org
+	grep -qE '^ *ssh root@gpu-1\.example\.org -p [0-9]+$' "$E2E_OUT" || fail "no connect line$(_e2e_dump)"
+}

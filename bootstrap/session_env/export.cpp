@@ -109,6 +109,55 @@ util::Expected<ExportResult> export_environment(const std::vector<std::string>& 
     return result;
 }
 
+gid_t restricted_file_group(std::string_view user, gid_t gid, std::string_view passwd_text,
+                            std::string_view group_text) {
+    if (gid == 0) {
+        return 0;
+    }
+    auto others = [&](std::string_view name) { return name != user && name != "root"; };
+    auto fields = [](std::string_view line) {
+        std::vector<std::string_view> out;
+        while (true) {
+            const auto colon = line.find(':');
+            out.push_back(line.substr(0, colon));
+            if (colon == std::string_view::npos) {
+                return out;
+            }
+            line.remove_prefix(colon + 1);
+        }
+    };
+    auto each_line = [](std::string_view text, auto&& fn) {
+        while (!text.empty()) {
+            const auto nl = text.find('\n');
+            fn(text.substr(0, nl));
+            text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+        }
+    };
+    const std::string gid_text = std::to_string(gid);
+    bool shared = false;
+    each_line(passwd_text, [&](std::string_view line) {
+        const auto f = fields(line);
+        if (f.size() >= 4 && f[3] == gid_text && others(f[0])) {
+            shared = true;
+        }
+    });
+    each_line(group_text, [&](std::string_view line) {
+        const auto f = fields(line);
+        if (f.size() < 4 || f[2] != gid_text) {
+            return;
+        }
+        for (std::string_view members = f[3]; !members.empty();) {
+            const auto comma = members.find(',');
+            if (others(members.substr(0, comma))) {
+                shared = true;
+            }
+            members =
+                comma == std::string_view::npos ? std::string_view() : members.substr(comma + 1);
+        }
+    });
+    return shared ? 0 : gid;
+}
+
 std::vector<std::string> without_names(const std::vector<std::string>& environ_entries,
                                        const std::vector<std::string>& names) {
     std::vector<std::string> out;

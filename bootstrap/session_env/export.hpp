@@ -73,6 +73,14 @@ util::Expected<ExportResult> export_environment(const std::vector<std::string>& 
 // environment sshd gets when the container's is over the export limits. sshd
 // needs none of them, and copies its whole environment on every connection
 // (100,000 inherited variables cost over a second per login).
+// The group the restricted profile file gets: `gid` (SSH_USER's primary
+// group) when only that user (and root) can be in it, else 0 (root only; the
+// user's SSH sessions still get the variables from sshd's Match block). A
+// group is shared when another account has it as its primary group in
+// `passwd_text` or is listed as a member in `group_text`.
+gid_t restricted_file_group(std::string_view user, gid_t gid, std::string_view passwd_text,
+                            std::string_view group_text);
+
 std::vector<std::string> without_names(const std::vector<std::string>& environ_entries,
                                        const std::vector<std::string>& names);
 

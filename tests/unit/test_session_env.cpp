@@ -525,3 +525,21 @@ TEST(is_public, an_allowlist_of_harmless_names_with_harmless_values) {
         EXPECT_FALSE(session_env::is_public(v)) << v.name;
     }
 }
+
+TEST(restricted_file_group, the_users_own_group_unless_others_share_it) {
+    const std::string passwd =
+        "root:x:0:0:root:/root:/bin/bash\n"
+        "alice:x:1000:1000::/home/alice:/bin/bash\n"
+        "bob:x:1001:100::/home/bob:/bin/bash\n"
+        "carol:x:1002:100::/home/carol:/bin/bash\n"
+        "dave:x:1003:1003::/home/dave:/bin/bash\n";
+    const std::string group =
+        "root:x:0:\n"
+        "users:x:100:\n"
+        "alice:x:1000:root,alice\n"
+        "dave:x:1003:eve\n";
+    EXPECT_EQ(session_env::restricted_file_group("alice", 1000, passwd, group), 1000u);
+    EXPECT_EQ(session_env::restricted_file_group("bob", 100, passwd, group), 0u);
+    EXPECT_EQ(session_env::restricted_file_group("dave", 1003, passwd, group), 0u);
+    EXPECT_EQ(session_env::restricted_file_group("root", 0, passwd, group), 0u);
+}

@@ -102,8 +102,8 @@ util::Expected<ExportResult> export_environment(const std::vector<std::string>& 
         result.user_setenv_line = std::move(user_line.line);
     }
     log::info(
-        "{} environment variable(s) passed to SSH sessions ({}{}); {} of them only to "
-        "root and the login user ({} look like credentials)",
+        "{} environment variable(s) passed to SSH sessions ({}{}); {} of them only to the "
+        "login user's ({} look like credentials)",
         selection.variables.size(), plain_path, secret.empty() ? "" : ", " + secret_path,
         secret.size(), look_secret);
     return result;

@@ -178,23 +178,11 @@ bool value_has_token(std::string_view value) {
         std::string_view text;
         std::size_t min_rest;  // token characters after it
     };
-    static constexpr std::array<Prefix, 15> k_prefixes{{
-        {"ghp_", 20},
-        {"gho_", 20},
-        {"ghu_", 20},
-        {"ghs_", 20},
-        {"ghr_", 20},
-        {"github_pat_", 20},
-        {"glpat-", 16},
-        {"xoxa-", 10},
-        {"xoxb-", 10},
-        {"xoxp-", 10},
-        {"xoxe-", 10},
-        {"xoxs-", 10},
-        {"sk-", 20},
-        {"hf_", 20},
-        {"AKIA", 16},
-    }};
+    static constexpr Prefix k_prefixes[] = {
+        {"ghp_", 20},        {"gho_", 20},   {"ghu_", 20},  {"ghs_", 20},  {"ghr_", 20},
+        {"github_pat_", 20}, {"glpat-", 16}, {"xoxa-", 10}, {"xoxb-", 10}, {"xoxp-", 10},
+        {"xoxe-", 10},       {"xoxs-", 10},  {"sk-", 20},   {"hf_", 20},   {"AKIA", 16},
+    };
     for (const auto& prefix : k_prefixes) {
         for (auto pos = value.find(prefix.text); pos != std::string_view::npos;
              pos = value.find(prefix.text, pos + 1)) {
@@ -262,7 +250,7 @@ bool value_has_credentials(std::string_view value) {
     }
     // Keyword connection strings (libpq, ADO.NET, Azure), key=value lists
     // (an AWS credentials file) and query strings that sign a URL.
-    static constexpr std::array<std::string_view, 27> k_keys{
+    static constexpr std::string_view k_keys[] = {
         "password",
         "passwd",
         "pwd",
@@ -377,8 +365,10 @@ bool is_public_name(std::string_view name) {
         "LOCAL_WORLD_SIZE",
         "NNODES",
         "JOB_COMPLETION_INDEX",
-        "OMPI_MCA_orte_default_hostfile",
         "HYDRA_HOST_FILE",
+        "PDSH_RCMD_TYPE",
+        "OMPI_ALLOW_RUN_AS_ROOT",
+        "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM",
         "RUNPOD_POD_ID",
         "RUNPOD_POD_HOSTNAME",
         "RUNPOD_GPU_COUNT",
@@ -396,7 +386,7 @@ bool is_public_name(std::string_view name) {
         "SKYPILOT_NODE_IPS",
         "SKYPILOT_NUM_GPUS_PER_NODE",
     };
-    static constexpr std::array<std::string_view, 11> k_prefixes{
+    static constexpr std::string_view k_prefixes[] = {
         "CUDA_",
         "NVIDIA_",
         "NV_",
@@ -408,12 +398,13 @@ bool is_public_name(std::string_view name) {
         "RUNPOD_UDP_PORT_",
         "VAST_TCP_PORT_",
         "VAST_UDP_PORT_",
+        "OMPI_MCA_",
     };
     if (looks_secret(name)) {
         return false;
     }
     return k_names.count(name) != 0 ||
-           std::any_of(k_prefixes.begin(), k_prefixes.end(),
+           std::any_of(std::begin(k_prefixes), std::end(k_prefixes),
                        [&](std::string_view p) { return name.starts_with(p); });
 }
 

@@ -508,6 +508,7 @@ TEST(is_public, an_allowlist_of_harmless_names_with_harmless_values) {
              {"RUNPOD_POD_ID", "abc123"},
              {"RUNPOD_GPU_COUNT", "2"},
              {"RUNPOD_TCP_PORT_22", "10022"},
+             {"OMPI_MCA_plm_rsh_agent", "ssh"},
          }) {
         EXPECT_TRUE(session_env::is_public(v)) << v.name;
     }

@@ -2,6 +2,7 @@
 
 #include "cluster/secret.hpp"
 #include "hostkeys/store.hpp"
+#include "report/endpoint.hpp"
 #include "tunnel/http_policy.hpp"
 #include "util/parse.hpp"
 
@@ -376,16 +377,31 @@ util::Expected<Settings> parse_settings(const std::vector<std::string>& args,
     s.vast_container_label = get("vast-container-label");
     s.env_exclude = get("env-exclude");
     s.env_include = get("env-include");
-    for (const auto* v : {&s.public_host, &s.runpod_public_ip, &s.vast_public_ip}) {
+    const std::pair<const char*, const std::string*> external_hosts[] = {
+        {"SSH_PUBLIC_HOST", &s.public_host},
+        {"RUNPOD_PUBLIC_IP", &s.runpod_public_ip},
+        {"PUBLIC_IPADDR", &s.vast_public_ip},
+    };
+    for (const auto& [name, v] : external_hosts) {
         // A host name or address is ASCII (an IDN is given as xn--...): a
         // byte above 0x7f could be a C1 control printed in the connect block.
         const bool non_ascii =
             std::any_of(v->begin(), v->end(), [](unsigned char c) { return c >= 0x80; });
         if (has_control_chars(*v) || non_ascii || v->find(' ') != std::string::npos) {
-            return util::make_error("external host " + util::quoted_for_log(*v) +
-                                    " contains spaces or control characters (give an IP address "
+            return util::make_error(std::string(name) + "=" + util::quoted_for_log(*v) +
+                                    " is not a host name or an IP address: the external host "
+                                    "contains spaces or control characters (give an IP address "
                                     "or an ASCII host name)");
         }
+    }
+    // Printed into commands a user pastes into a shell: only host names,
+    // addresses and port numbers.
+    if (auto st = report::validate_endpoint_sources(
+            {s.public_host, s.public_port, s.runpod_public_ip, s.runpod_tcp_port_22,
+             s.vast_public_ip, s.vast_tcp_port_22, s.port, s.runpod_tcp_port, s.vast_tcp_port},
+            "RUNPOD_TCP_PORT_" + port_text, "VAST_TCP_PORT_" + port_text);
+        !st) {
+        return st.error();
     }
     s.cluster_secret = get("cluster-secret");
     s.cluster_secret_file = get("cluster-secret-file");

@@ -31,13 +31,16 @@ std::string render_session_env(const session_env::Manifest& m, const std::string
         util::path_join(session_env::k_profile_dir, session_env::k_secret_profile_name);
     std::string out = "What SSH sessions see, names only, as sshboot's last start exported them (" +
                       path + "):\n";
-    section(
-        out,
-        "plain: in every session and login shell (" + path + ", world-readable, and sshd's SetEnv)",
-        m.plain, 0);
     section(out,
-            "restricted: secrets by name or value, only root and SSH_USER's group read them (" +
-                secret_path + " and sshd's SetEnv in a root-only config)",
+            "plain: harmless by name and value, in every account's sessions and login shells (" +
+                path + ", world-readable, and sshd's SetEnv)",
+            m.plain, 0);
+    section(out,
+            "restricted: not on the list of harmless variables, or a credential by name or value; "
+            "only root and SSH_USER get them (" +
+                secret_path +
+                ", readable by root and SSH_USER's group, and a Match User block "
+                "in a root-only sshd config)",
             m.restricted, 0);
     section(out,
             "withheld: not exported (sshboot's own settings and secrets, per-login variables, "

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <optional>
 
@@ -541,6 +542,12 @@ util::Expected<std::vector<HostKey>> ensure_in_dir(const std::string& dir, int d
                     path, refused, util::path_join(dir, *aside));
                 present = false;
             } else if ((opened.st_mode & 077) != 0) {
+                // Whoever could read it may have; nobody else need from now
+                // on. On the descriptor held: the name may change under us.
+                if (::fchmod(fd->get(), opened.st_mode & 0700) != 0) {
+                    log::warn("host key {}: fchmod to {:04o}: {}", path,
+                              static_cast<unsigned>(opened.st_mode & 0700), std::strerror(errno));
+                }
                 auto aside = set_aside(dirfd, dir, name, "exposed");
                 if (!aside) {
                     return aside.error();

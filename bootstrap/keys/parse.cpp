@@ -546,6 +546,53 @@ std::optional<std::size_t> private_begin(std::string_view line) {
     return std::nullopt;
 }
 
+// What a line that is no key looks like, never quoting it: the line may come
+// from any file SSH_PUBLIC_KEY_FILE names (/etc/shadow, a private key, a
+// credentials file).
+std::string looks_like(std::string_view t) {
+    if (private_begin(t) || contains(t, "PRIVATE KEY")) {
+        return "looks like a private key";
+    }
+    if (t.starts_with("-----BEGIN") || t.starts_with("-----END")) {
+        return "looks like a PEM block (a certificate or key), not an OpenSSH public key";
+    }
+    const auto colons = std::count(t.begin(), t.end(), ':');
+    const auto first_colon = t.find(':');
+    if (colons >= 6 && first_colon != std::string_view::npos && first_colon > 0 &&
+        std::all_of(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(first_colon),
+                    [](unsigned char c) {
+                        return std::isalnum(c) != 0 || c == '_' || c == '-' || c == '.' || c == '$';
+                    })) {
+        return "looks like a passwd/shadow line";
+    }
+    if (t.starts_with("$") && std::count(t.begin(), t.end(), '$') >= 3) {
+        return "looks like a password hash";
+    }
+    if (contains(t, "://")) {
+        return "looks like a URL";
+    }
+    if (t.starts_with("{") || t.starts_with("[")) {
+        return "looks like JSON or an INI section";
+    }
+    if (const auto eq = t.find('=');
+        eq != std::string_view::npos && eq > 0 &&
+        std::all_of(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(eq), [](unsigned char c) {
+            return std::isalnum(c) != 0 || c == '_' || c == ' ' || c == '-' || c == '.';
+        })) {
+        return "looks like a name=value setting";
+    }
+    if (const auto colon = t.find(": "); colon != std::string_view::npos && colon > 0) {
+        return "looks like a header or a YAML line";
+    }
+    return "looks like text";
+}
+
+// "line 3 (57 bytes) looks like a passwd/shadow line".
+std::string non_key_line(std::string_view t, std::size_t line_no) {
+    return "line " + std::to_string(line_no) + " (" + std::to_string(t.size()) + " bytes) " +
+           looks_like(t);
+}
+
 // One past an "END ... PRIVATE KEY-----" marker at or after `from`.
 std::optional<std::size_t> private_end(std::string_view line, std::size_t from) {
     std::size_t pos = line.find(k_private_marker, from);
@@ -868,9 +915,11 @@ void Parser::refuse_unanchored(std::string_view t, std::size_t line_no) {
         return;
     }
     if (!toks) {
-        refuse(RefusalKind::BadOptions, where + "unbalanced double quote in \"" + excerpt(t) +
-                                            "\"; an authorized_keys line is [options] type "
-                                            "base64 [comment]");
+        refuse(RefusalKind::BadOptions, where +
+                                            "not an SSH public key: " + non_key_line(t, line_no) +
+                                            " and has an unbalanced double quote (its text is "
+                                            "not shown); an authorized_keys line is [options] "
+                                            "type base64 [comment]");
         return;
     }
     // A known type name with nothing usable after it.
@@ -896,8 +945,8 @@ void Parser::refuse_unanchored(std::string_view t, std::size_t line_no) {
         m_last_base64_junk = line_no;
         return;
     }
-    refuse(RefusalKind::Unparseable,
-           where + "\"" + excerpt(t) + "\" is not an SSH public key; " + std::string(k_paste_this));
+    refuse(RefusalKind::Unparseable, where + "not an SSH public key: " + non_key_line(t, line_no) +
+                                         " (its text is not shown); " + std::string(k_paste_this));
 }
 
 // Parses an RFC 4716 block (what PuTTYgen saves and ssh-keygen -e prints)

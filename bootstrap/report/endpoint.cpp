@@ -1,8 +1,50 @@
 #include "report/endpoint.hpp"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+
 #include "util/parse.hpp"
 
 namespace sshboot::report {
+
+bool is_valid_host(std::string_view host) {
+    if (host.empty() || host.size() > 254) {
+        return false;
+    }
+    const std::string text(host);
+    in6_addr v6{};
+    if (host.find(':') != std::string_view::npos) {
+        return host.find_first_not_of("0123456789abcdefABCDEF:.") == std::string_view::npos &&
+               ::inet_pton(AF_INET6, text.c_str(), &v6) == 1;
+    }
+    if (host.find_first_not_of("0123456789.") == std::string_view::npos) {
+        in_addr v4{};
+        return ::inet_pton(AF_INET, text.c_str(), &v4) == 1;
+    }
+    std::string_view name = host;
+    if (name.ends_with('.')) {
+        name.remove_suffix(1);
+    }
+    if (name.empty() || name.size() > 253) {
+        return false;
+    }
+    while (true) {
+        const auto dot = name.find('.');
+        const std::string_view label = name.substr(0, dot);
+        if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-' ||
+            !std::all_of(label.begin(), label.end(), [](unsigned char c) {
+                return c < 0x80 && (std::isalnum(c) != 0 || c == '-' || c == '_');
+            })) {
+            return false;
+        }
+        if (dot == std::string_view::npos) {
+            return true;
+        }
+        name.remove_prefix(dot + 1);
+    }
+}
 
 std::string runpod_port_variable(std::uint16_t internal_port) {
     return "RUNPOD_TCP_PORT_" + std::to_string(internal_port);
@@ -107,6 +149,42 @@ std::string missing_endpoint_message(const EndpointSources& s) {
            " SSH is running inside the container on port " +
            port + " either way.\n\n";
     return out;
+}
+
+}  // namespace sshboot::report
+
+namespace sshboot::report {
+
+util::Status validate_endpoint_sources(const EndpointSources& s, std::string_view runpod_port_name,
+                                       std::string_view vast_port_name) {
+    const std::pair<const char*, const std::string*> hosts[] = {
+        {"SSH_PUBLIC_HOST", &s.public_host},
+        {"RUNPOD_PUBLIC_IP", &s.runpod_public_ip},
+        {"PUBLIC_IPADDR", &s.vast_public_ip},
+    };
+    for (const auto& [name, value] : hosts) {
+        if (!value->empty() && !is_valid_host(*value)) {
+            return util::make_error(
+                std::string(name) + "=" + util::quoted_for_log(*value) +
+                " is not a host name or an IP address: give a DNS name (letters, digits, '-', "
+                "'.'), an IPv4 address (1.2.3.4) or an IPv6 address (2001:db8::1), nothing else; "
+                "it is printed into the ssh, scp and rsync commands you paste");
+        }
+    }
+    const std::pair<std::string, const std::string*> ports[] = {
+        {"SSH_PUBLIC_PORT", &s.public_port},
+        {"RUNPOD_TCP_PORT_22", &s.runpod_tcp_port_22},
+        {"VAST_TCP_PORT_22", &s.vast_tcp_port_22},
+        {std::string(runpod_port_name), &s.runpod_tcp_port},
+        {std::string(vast_port_name), &s.vast_tcp_port},
+    };
+    for (const auto& [name, value] : ports) {
+        if (!value->empty() && !util::parse_port(*value)) {
+            return util::make_error(name + "=" + util::quoted_for_log(*value) +
+                                    " is not a TCP port: give a number from 1 to 65535");
+        }
+    }
+    return util::ok();
 }
 
 }  // namespace sshboot::report

@@ -5,8 +5,19 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include "util/expected.hpp"
 
 namespace sshboot::report {
+
+// Whether `host` may be printed into the connect block's commands, which a
+// user pastes into a shell: an IPv4 address in dotted decimal, an IPv6
+// address (no brackets, no zone), or a DNS name (labels of letters, digits,
+// '-' and '_', 1 to 63 bytes, not starting or ending with '-'; 253 bytes in
+// all; one trailing dot allowed; not all digits and dots unless it is an
+// IPv4 address). Nothing else: no shell metacharacters, spaces or quotes.
+bool is_valid_host(std::string_view host);
 
 // New fields go at the end: callers initialise this positionally.
 struct EndpointSources {
@@ -43,5 +54,13 @@ std::string endpoint_port_variable(const EndpointSources& sources);
 // The lines printed when no endpoint is known: what is missing (naming the
 // variable for the internal port), what it means, what to do.
 std::string missing_endpoint_message(const EndpointSources& sources);
+
+// The external endpoint's variables checked: every host variable set is a
+// valid host (is_valid_host), every port variable set is a port 1-65535.
+// The error names the variable, shows the value escaped, and says what to
+// give instead (the caller exits 2).
+util::Status validate_endpoint_sources(const EndpointSources& sources,
+                                       std::string_view runpod_port_name,
+                                       std::string_view vast_port_name);
 
 }  // namespace sshboot::report

@@ -86,6 +86,25 @@ std::vector<std::string> child_environment() {
     return env;
 }
 
+// The group that may read the restricted variables' profile file: the login
+// user's primary group unless other accounts are in it too.
+gid_t restricted_group(const accounts::PasswdEntry& user) {
+    const auto passwd_text = util::read_file("/etc/passwd", 8 << 20);
+    const auto group_text = util::read_file("/etc/group", 8 << 20);
+    if (!passwd_text || !group_text) {
+        return 0;
+    }
+    const gid_t gid =
+        session_env::restricted_file_group(user.name, user.gid, *passwd_text, *group_text);
+    if (gid != user.gid) {
+        log::warn(
+            "{}'s primary group (gid {}) has other accounts in it: the restricted variables' "
+            "profile file is readable by root only ({}'s SSH sessions still get them from sshd)",
+            user.name, user.gid, user.name);
+    }
+    return gid;
+}
+
 std::string env_or(const char* name, const char* fallback) {
     const char* v = std::getenv(name);
     return v != nullptr ? v : fallback;
@@ -380,12 +399,14 @@ util::Expected<Plan> apply(const cli::Settings& settings,
     env_options.sshd_path = plan.sshd_path;
     env_options.sshd_version_known = true;
     env_options.sshd_version = sshd_version;
-    env_options.user_group = plan.user.gid;
+    env_options.user_group = restricted_group(plan.user);
     plan.sshd_env = session_environment;
     auto env_export = session_env::export_environment(plan.sshd_env, env_options);
     if (env_export) {
         params.set_env = env_export->setenv_line;
-        config_has_secrets = env_export->has_secrets;
+        params.user_set_env = env_export->user_setenv_line;
+        params.set_env_user = plan.user.name;
+        config_has_secrets = env_export->restricted;
         if (!env_export->left_out.empty()) {
             plan.sshd_env = session_env::without_names(plan.sshd_env, env_export->left_out);
         }

@@ -24,15 +24,17 @@ util::Expected<ExportResult> export_environment(const std::vector<std::string>& 
         log::warn("{}", warning);
     }
 
+    // An allowlist, not a denylist: only variables known to be harmless are
+    // world-readable; everything else reaches only root and SSH_USER.
     std::vector<Variable> plain;
     std::vector<Variable> secret;
-    std::set<std::string> secret_names;
+    std::size_t look_secret = 0;
     for (const auto& var : selection.variables) {
-        if (is_secret(var)) {
-            secret_names.insert(var.name);
-            secret.push_back(var);
-        } else {
+        if (is_public(var)) {
             plain.push_back(var);
+        } else {
+            look_secret += is_secret(var) ? 1 : 0;
+            secret.push_back(var);
         }
     }
     Manifest manifest;
@@ -81,19 +83,79 @@ util::Expected<ExportResult> export_environment(const std::vector<std::string>& 
             version->major, version->minor, plain_path);
         return result;
     }
-    auto line = render_setenv_line(selection.variables, *syntax);
-    for (const auto& name : line.skipped) {
+    // Every account's sessions get the plain variables; SSH_USER's (in a
+    // Match block of a root-only config) all of them.
+    auto line = render_setenv_line(plain, *syntax);
+    auto user_line = render_setenv_line(selection.variables, *syntax);
+    for (const auto& name : user_line.skipped) {
         log::warn(
             "environment variable {} is not passed to `ssh host cmd` sessions: this sshd "
             "(before OpenSSH 8.7) cannot quote its value; login shells still see it",
             name);
-        secret_names.erase(name);
     }
     result.setenv_line = std::move(line.line);
-    result.has_secrets = !secret_names.empty();
-    log::info("{} environment variable(s) passed to SSH sessions ({}{})",
-              selection.variables.size(), plain_path, secret.empty() ? "" : ", " + secret_path);
+    result.restricted = std::any_of(secret.begin(), secret.end(), [&](const Variable& v) {
+        return std::find(user_line.skipped.begin(), user_line.skipped.end(), v.name) ==
+               user_line.skipped.end();
+    });
+    if (result.restricted) {
+        result.user_setenv_line = std::move(user_line.line);
+    }
+    log::info(
+        "{} environment variable(s) passed to SSH sessions ({}{}); {} of them only to the "
+        "login user's ({} look like credentials)",
+        selection.variables.size(), plain_path, secret.empty() ? "" : ", " + secret_path,
+        secret.size(), look_secret);
     return result;
+}
+
+gid_t restricted_file_group(std::string_view user, gid_t gid, std::string_view passwd_text,
+                            std::string_view group_text) {
+    if (gid == 0) {
+        return 0;
+    }
+    auto others = [&](std::string_view name) { return name != user && name != "root"; };
+    auto fields = [](std::string_view line) {
+        std::vector<std::string_view> out;
+        while (true) {
+            const auto colon = line.find(':');
+            out.push_back(line.substr(0, colon));
+            if (colon == std::string_view::npos) {
+                return out;
+            }
+            line.remove_prefix(colon + 1);
+        }
+    };
+    auto each_line = [](std::string_view text, auto&& fn) {
+        while (!text.empty()) {
+            const auto nl = text.find('\n');
+            fn(text.substr(0, nl));
+            text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+        }
+    };
+    const std::string gid_text = std::to_string(gid);
+    bool shared = false;
+    each_line(passwd_text, [&](std::string_view line) {
+        const auto f = fields(line);
+        if (f.size() >= 4 && f[3] == gid_text && others(f[0])) {
+            shared = true;
+        }
+    });
+    each_line(group_text, [&](std::string_view line) {
+        const auto f = fields(line);
+        if (f.size() < 4 || f[2] != gid_text) {
+            return;
+        }
+        for (std::string_view members = f[3]; !members.empty();) {
+            const auto comma = members.find(',');
+            if (others(members.substr(0, comma))) {
+                shared = true;
+            }
+            members =
+                comma == std::string_view::npos ? std::string_view() : members.substr(comma + 1);
+        }
+    });
+    return shared ? 0 : gid;
 }
 
 std::vector<std::string> without_names(const std::vector<std::string>& environ_entries,

@@ -14,10 +14,12 @@
 //   (dropping /usr/local/cuda/bin, /opt/conda/bin, ...) before it sources
 //   /etc/profile.d/*.sh. So the same variables are exported again from a file
 //   there; it also serves `su -` and other login shells inside the container.
-// Values that are secrets by name or by value (HF_TOKEN, *_API_KEY, a URL with
-// a password, ...; session_env::is_secret) go into a separate profile.d file
-// readable only by root and SSH_USER's group, and make sshd's config file
-// root-only. The world-readable file also lists, names only, what was
+// Only variables on an allowlist of harmless names whose values do not look
+// like credentials (session_env::is_public) are world-readable and reach
+// every account. Everything else (HF_TOKEN, DATABASE_URL, MODEL_NAME, ...)
+// reaches only the login user: a separate profile.d file readable only by
+// root and SSH_USER's group, and a `Match User` block in sshd's config, which
+// is then root-only. The world-readable file also lists, names only, what was
 // restricted, withheld and left out (for `sshboot doctor --session-env`).
 #pragma once
 
@@ -51,8 +53,11 @@ struct ExportOptions {
 };
 
 struct ExportResult {
-    std::string setenv_line;            // for sshd's config; empty when nothing is exported
-    bool has_secrets = false;           // setenv_line carries a value that looks like a secret
+    std::string setenv_line;  // for every account: the plain variables; empty when none
+    // For the login user only (a `Match User` block): every variable; empty
+    // when no restricted variable is carried.
+    std::string user_setenv_line;
+    bool restricted = false;            // user_setenv_line carries restricted values
     std::size_t exported = 0;           // variables in the profile files
     std::vector<std::string> left_out;  // names over the export limits, sorted
 };
@@ -60,7 +65,7 @@ struct ExportResult {
 // Selects the variables from `environ_entries` ("NAME=value"), writes the
 // profile.d files atomically (replacing the previous start's; the secrets
 // file is removed when there is no secret), logs a warning per skipped
-// variable (its name, never its value), and returns the SetEnv line.
+// variable (its name, never its value), and returns the SetEnv lines.
 util::Expected<ExportResult> export_environment(const std::vector<std::string>& environ_entries,
                                                 const ExportOptions& options);
 
@@ -68,6 +73,14 @@ util::Expected<ExportResult> export_environment(const std::vector<std::string>& 
 // environment sshd gets when the container's is over the export limits. sshd
 // needs none of them, and copies its whole environment on every connection
 // (100,000 inherited variables cost over a second per login).
+// The group the restricted profile file gets: `gid` (SSH_USER's primary
+// group) when only that user (and root) can be in it, else 0 (root only; the
+// user's SSH sessions still get the variables from sshd's Match block). A
+// group is shared when another account has it as its primary group in
+// `passwd_text` or is listed as a member in `group_text`.
+gid_t restricted_file_group(std::string_view user, gid_t gid, std::string_view passwd_text,
+                            std::string_view group_text);
+
 std::vector<std::string> without_names(const std::vector<std::string>& environ_entries,
                                        const std::vector<std::string>& names);
 

@@ -150,9 +150,91 @@ bool looks_secret(std::string_view name) {
     if (has("KEY") && !has("PUBLIC_KEY")) {
         return true;
     }
-    return has("TOKEN") || has("SECRET") || has("PASSWORD") || has("PASSWD") || has("CREDENTIAL") ||
-           has("PRIVATE") || has("AUTH") || has("CONNECTION_STRING") || has("CONNSTR") ||
-           n == "DSN" || n.ends_with("_DSN") || n.ends_with("_PAT");
+    // PWD and OLDPWD are the shell's working directories, not passwords.
+    if (has("PWD") && n != "PWD" && n != "OLDPWD") {
+        return true;
+    }
+    return has("TOKEN") || has("SECRET") || has("PASS") || has("CREDENTIAL") || has("PRIVATE") ||
+           has("AUTH") || has("CONNECTION_STRING") || has("CONNSTR") || n == "DSN" ||
+           n.ends_with("_DSN") || n.ends_with("_PAT");
+}
+
+bool value_has_token(std::string_view value) {
+    auto token_char = [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-';
+    };
+    // Length of the run of token characters from `from`.
+    auto run_length = [&](std::size_t from) {
+        std::size_t i = from;
+        while (i < value.size() && token_char(value[i])) {
+            ++i;
+        }
+        return i - from;
+    };
+    auto at_boundary = [&](std::size_t pos) {
+        return pos == 0 || std::isalnum(static_cast<unsigned char>(value[pos - 1])) == 0;
+    };
+    struct Prefix {
+        std::string_view text;
+        std::size_t min_rest;  // token characters after it
+    };
+    static constexpr Prefix k_prefixes[] = {
+        {"ghp_", 20},        {"gho_", 20},   {"ghu_", 20},  {"ghs_", 20},  {"ghr_", 20},
+        {"github_pat_", 20}, {"glpat-", 16}, {"xoxa-", 10}, {"xoxb-", 10}, {"xoxp-", 10},
+        {"xoxe-", 10},       {"xoxs-", 10},  {"sk-", 20},   {"hf_", 20},   {"AKIA", 16},
+    };
+    for (const auto& prefix : k_prefixes) {
+        for (auto pos = value.find(prefix.text); pos != std::string_view::npos;
+             pos = value.find(prefix.text, pos + 1)) {
+            if (at_boundary(pos) && run_length(pos + prefix.text.size()) >= prefix.min_rest) {
+                return true;
+            }
+        }
+    }
+    // A JWT: header.payload.signature, base64url, the header a JSON object.
+    for (auto pos = value.find("eyJ"); pos != std::string_view::npos;
+         pos = value.find("eyJ", pos + 1)) {
+        if (!at_boundary(pos)) {
+            continue;
+        }
+        const std::size_t header = run_length(pos);
+        const std::size_t dot1 = pos + header;
+        if (header < 10 || dot1 >= value.size() || value[dot1] != '.') {
+            continue;
+        }
+        const std::size_t payload = run_length(dot1 + 1);
+        const std::size_t dot2 = dot1 + 1 + payload;
+        if (payload >= 10 && dot2 < value.size() && value[dot2] == '.') {
+            return true;
+        }
+    }
+    // An HTTP Authorization value: "Bearer <token>".
+    const std::string v = lower(value);
+    for (auto pos = v.find("bearer"); pos != std::string::npos; pos = v.find("bearer", pos + 1)) {
+        std::size_t i = pos + 6;
+        if (!at_boundary(pos) || i >= v.size() || (v[i] != ' ' && v[i] != '\t')) {
+            continue;
+        }
+        while (i < v.size() && (v[i] == ' ' || v[i] == '\t')) {
+            ++i;
+        }
+        std::size_t j = i;  // a bearer token may hold base64 and JWT characters too
+        while (j < v.size() && (token_char(v[j]) || v[j] == '.' || v[j] == '~' || v[j] == '+' ||
+                                v[j] == '/' || v[j] == '=')) {
+            ++j;
+        }
+        if (j - i >= 8) {
+            return true;
+        }
+    }
+    // Webhook URLs whose path is the credential.
+    for (std::string_view hook : {"hooks.slack.com/", "discord.com/api/webhooks/",
+                                  "discordapp.com/api/webhooks/", "webhook.office.com/"}) {
+        if (v.find(hook) != std::string::npos) {
+            return true;
+        }
+    }
+    return false;
 }
 
 bool value_has_credentials(std::string_view value) {
@@ -163,11 +245,40 @@ bool value_has_credentials(std::string_view value) {
         })) {
         return true;
     }
-    // Keyword connection strings (libpq, ADO.NET, Azure) and query strings.
-    static constexpr std::array<std::string_view, 11> k_keys{
-        "password",        "passwd",  "pwd",          "accountkey",
-        "sharedaccesskey", "token",   "access_token", "secret",
-        "client_secret",   "api_key", "sig"};
+    if (value_has_token(value)) {
+        return true;
+    }
+    // Keyword connection strings (libpq, ADO.NET, Azure), key=value lists
+    // (an AWS credentials file) and query strings that sign a URL.
+    static constexpr std::string_view k_keys[] = {
+        "password",
+        "passwd",
+        "pwd",
+        "pass",
+        "passphrase",
+        "accountkey",
+        "sharedaccesskey",
+        "token",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "secret",
+        "client_secret",
+        "api_key",
+        "apikey",
+        "key",
+        "private_key",
+        "sig",
+        "signature",
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+        "x-goog-signature",
+        "x-goog-credential",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "secret_access_key",
+    };
     const std::string v = lower(value);
     for (std::string_view key : k_keys) {
         for (auto pos = v.find(key); pos != std::string::npos; pos = v.find(key, pos + 1)) {
@@ -198,6 +309,107 @@ bool is_secret(const Variable& var) {
     const bool url_name = n.ends_with("_URL") || n.ends_with("_URI") || n.ends_with("_URLS") ||
                           n == "URL" || n == "URI";
     return url_name && value_has_url_userinfo(var.value);
+}
+
+bool is_public_name(std::string_view name) {
+    static const std::set<std::string_view> k_names = {
+        "PATH",
+        "LD_LIBRARY_PATH",
+        "LIBRARY_PATH",
+        "CPATH",
+        "C_INCLUDE_PATH",
+        "CPLUS_INCLUDE_PATH",
+        "PKG_CONFIG_PATH",
+        "MANPATH",
+        "INFOPATH",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONUNBUFFERED",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONIOENCODING",
+        "PYTHONHASHSEED",
+        "VIRTUAL_ENV",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "COLORTERM",
+        "EDITOR",
+        "VISUAL",
+        "PAGER",
+        "DEBIAN_FRONTEND",
+        "HF_HOME",
+        "HF_HUB_CACHE",
+        "HF_DATASETS_CACHE",
+        "HF_HUB_ENABLE_HF_TRANSFER",
+        "HF_HUB_OFFLINE",
+        "TRANSFORMERS_CACHE",
+        "TORCH_HOME",
+        "TORCH_CUDA_ARCH_LIST",
+        "PYTORCH_VERSION",
+        "XDG_CACHE_HOME",
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "JAVA_HOME",
+        "GOPATH",
+        "GOROOT",
+        "CARGO_HOME",
+        "RUSTUP_HOME",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "MASTER_ADDR",
+        "MASTER_PORT",
+        "WORLD_SIZE",
+        "NODE_RANK",
+        "RANK",
+        "LOCAL_RANK",
+        "LOCAL_WORLD_SIZE",
+        "NNODES",
+        "JOB_COMPLETION_INDEX",
+        "HYDRA_HOST_FILE",
+        "PDSH_RCMD_TYPE",
+        "OMPI_ALLOW_RUN_AS_ROOT",
+        "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM",
+        "RUNPOD_POD_ID",
+        "RUNPOD_POD_HOSTNAME",
+        "RUNPOD_GPU_COUNT",
+        "RUNPOD_CPU_COUNT",
+        "RUNPOD_MEM_GB",
+        "RUNPOD_GPU_NAME",
+        "RUNPOD_PUBLIC_IP",
+        "RUNPOD_DC_ID",
+        "RUNPOD_VOLUME_ID",
+        "PUBLIC_IPADDR",
+        "VAST_CONTAINERLABEL",
+        "CONTAINER_ID",
+        "SKYPILOT_NODE_RANK",
+        "SKYPILOT_NUM_NODES",
+        "SKYPILOT_NODE_IPS",
+        "SKYPILOT_NUM_GPUS_PER_NODE",
+    };
+    static constexpr std::string_view k_prefixes[] = {
+        "CUDA_",
+        "NVIDIA_",
+        "NV_",
+        "NCCL_",
+        "CUDNN_",
+        "CONDA_",
+        "LC_",
+        "RUNPOD_TCP_PORT_",
+        "RUNPOD_UDP_PORT_",
+        "VAST_TCP_PORT_",
+        "VAST_UDP_PORT_",
+        "OMPI_MCA_",
+    };
+    if (looks_secret(name)) {
+        return false;
+    }
+    return k_names.count(name) != 0 ||
+           std::any_of(std::begin(k_prefixes), std::end(k_prefixes),
+                       [&](std::string_view p) { return name.starts_with(p); });
+}
+
+bool is_public(const Variable& var) {
+    return is_public_name(var.name) && !is_secret(var);
 }
 
 bool is_shell_name(std::string_view name) {

@@ -7,10 +7,14 @@
 //   own settings (SSH_PORT, SSH_USER, SSH_PUBLIC_HOST, SSHBOOT_*, ...),
 //   per-login variables (HOME, TERM, ...) and SSHBOOT_ENV_EXCLUDE matches
 //   unless SSHBOOT_ENV_INCLUDE names them.
-// - restricted: a secret by its name (*TOKEN*, *SECRET*, *KEY*, *_DSN, ...)
-//   or by its value (a URL with credentials, password=...): only in files
-//   root and SSH_USER read.
-// - plain: everything else, in a world-readable file.
+// - plain: a short allowlist of variables known to be harmless (PATH,
+//   CUDA_*, LANG, HF_HOME, the platform's public ids, ...; is_public_name)
+//   whose value does not look like a credential either: in a world-readable
+//   file and in every account's sessions.
+// - restricted: everything else. Only root and SSH_USER read them (a
+//   root-only sshd config with a `Match User` block, a profile.d file
+//   readable by root and SSH_USER's group). Whether a restricted variable
+//   also looks like a secret (is_secret) is for logs and doctor.
 // Exports are bounded (Limits): over the bounds, variables are left out and
 // named in one warning.
 #pragma once
@@ -46,14 +50,30 @@ bool is_sshboot_setting(std::string_view name);
 bool is_excluded_by_default(std::string_view name);
 
 // Whether a name says its value is a credential (*TOKEN*, *SECRET*,
-// *PASSWORD*, *KEY* but not *PUBLIC_KEY*, *CREDENTIAL*, *_DSN,
+// *PASS* (PASSWORD, PASSWD, PASSPHRASE, DB_PASS), *PWD* but the shell's own
+// PWD and OLDPWD, *KEY* but not *PUBLIC_KEY*, *CREDENTIAL*, *_DSN,
 // *CONNECTION_STRING*, *_PAT, ...), compared case-insensitively.
 bool looks_secret(std::string_view name);
 
+// Whether a value holds a token of a known shape: a known prefix (ghp_,
+// github_pat_, glpat-, xox[abeps]-, sk-, hf_, AKIA) followed by enough token
+// characters, a JWT (eyJ...\.eyJ...\....), an HTTP "Bearer <token>", or a
+// webhook URL whose path is the credential (Slack, Discord, Teams).
+bool value_has_token(std::string_view value);
+
+// The allowlist: names known to be harmless for every local account to read
+// (PATH and the other search paths, CUDA_*, NVIDIA_*, NV_*, NCCL_*, CONDA_*,
+// PYTHON* settings, LANG, LC_*, TZ, HF_HOME and the cache directories, the
+// platforms' public ids such as RUNPOD_POD_ID and RUNPOD_TCP_PORT_*, the
+// launchers' MASTER_ADDR, WORLD_SIZE, ...). A name on it that also looks
+// secret (CUDA_TOKEN) is not public.
+bool is_public_name(std::string_view name);
+
 // Whether a value carries a credential whatever its name: a URL whose
-// userinfo has a password (scheme://user:pass@host, scheme://:pass@host), or
-// a keyword connection string with a password (password=..., pwd=...,
-// AccountKey=..., SharedAccessKey=...; case-insensitive).
+// userinfo has a password (scheme://user:pass@host, scheme://:pass@host), a
+// token of a known shape (value_has_token), or a keyword with a value
+// (password=..., pwd=..., AccountKey=..., aws_secret_access_key=..., a URL
+// signed by X-Amz-Signature=, sig=, signature=, token=; case-insensitive).
 bool value_has_credentials(std::string_view value);
 
 // Whether a value holds a URL with any userinfo (scheme://user@host): a
@@ -64,6 +84,10 @@ bool value_has_url_userinfo(std::string_view value);
 // value says it is a credential (looks_secret, value_has_credentials, a
 // *_URL / *_URI / *_URLS name whose value has userinfo).
 bool is_secret(const Variable& var);
+
+// Whether a variable may be world-readable: its name is on the allowlist and
+// it is not a secret by name or value.
+bool is_public(const Variable& var);
 
 // A name a POSIX shell can export: [A-Za-z_][A-Za-z0-9_]*.
 bool is_shell_name(std::string_view name);

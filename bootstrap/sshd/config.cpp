@@ -57,9 +57,25 @@ util::Expected<std::string> render_config(const ConfigParams& params) {
                                     "' has spaces, quotes or control characters");
         }
     }
-    if (params.set_env.find_first_of("\r\n") != std::string::npos ||
-        (!params.set_env.empty() && !params.set_env.starts_with("SetEnv "))) {
-        return util::make_error("sshd config: the SetEnv line is not one SetEnv line");
+    for (const auto* line : {&params.set_env, &params.user_set_env}) {
+        if (line->find_first_of("\r\n") != std::string::npos ||
+            (!line->empty() && !line->starts_with("SetEnv "))) {
+            return util::make_error("sshd config: the SetEnv line is not one SetEnv line");
+        }
+    }
+    std::string match_block = "# (no variable restricted to the login user)";
+    if (!params.user_set_env.empty()) {
+        const std::string& user = params.set_env_user;
+        if (!is_safe_token(user) || user.find_first_of("*?!,") != std::string::npos) {
+            return util::make_error("sshd config: user name '" + user +
+                                    "' cannot be named in a Match block");
+        }
+        match_block =
+            "# Variables only the login user sees (every variable not on sshboot's list of\n"
+            "# harmless ones): other accounts get the line above. Last in the file, as a\n"
+            "# Match block applies to every line after it.\n"
+            "Match User " +
+            user + "\n\t" + params.user_set_env;
     }
     // Root may log in with a key always; with a password only when asked for.
     const char* permit_root =
@@ -83,6 +99,7 @@ util::Expected<std::string> render_config(const ConfigParams& params) {
             {"PASSWORD_LIMITS", limits},
             {"ACCEPT_ENV", params.accept_client_locale ? "LANG LC_* COLORTERM" : "COLORTERM"},
             {"SET_ENV", params.set_env.empty() ? "# (no environment to pass on)" : params.set_env},
+            {"MATCH_USER", match_block},
         });
 }
 

@@ -51,12 +51,20 @@ struct ConfigParams {
     std::string pid_file = k_pid_file;
     // AcceptEnv LANG LC_*: the image has locales beyond C.UTF-8 (sshd/locale.hpp).
     bool accept_client_locale = true;
-    // One "SetEnv ..." line (session_env::render_setenv_line), or empty.
+    // One "SetEnv ..." line (session_env::render_setenv_line), or empty: for
+    // every account.
     std::string set_env;
+    // With user_set_env: a `Match User <user>` block, last in the file, whose
+    // SetEnv line replaces set_env for that user's sessions (sshd replaces
+    // the whole SetEnv list with a matching block's). The restricted
+    // variables reach no other account's sessions.
+    std::string set_env_user;
+    std::string user_set_env;
 };
 
 // Renders the config. Refuses values that could add a line of their own
-// (a newline in a path) or that sshd would split (spaces, quotes).
+// (a newline in a path) or that sshd would split (spaces, quotes), and a
+// user name that is a pattern (*, ?, !, ,) rather than one name.
 util::Expected<std::string> render_config(const ConfigParams& params);
 
 }  // namespace sshboot::sshd

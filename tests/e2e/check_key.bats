@@ -112,6 +112,21 @@ json_field() {
 	done <"$KEYS/ed25519"
 }
 
+@test "a file that holds no key (a shadow file, a credentials file) is described line by line, never echoed, exit 1" {
+	local f=$BATS_TEST_TMPDIR/not-keys
+	printf '%s\n' 'root:$y$j9T$Chk3ySalt$Chk3yHashAbcdefghijklmnopqrstuvwxyz012:19700:0:99999:7:::' \
+		'aws_secret_access_key = Chk3yAwsSecretValue' 'just Chk3y words' >"$f"
+	for args in "$f" "--json $f"; do
+		# shellcheck disable=SC2086 # args holds separate words on purpose
+		run -1 check_key $args
+		refute_output --partial Chk3y
+		refute_output --partial 'root:'
+		assert_output --partial 'line 1 (79 bytes) looks like a passwd/shadow line'
+		assert_output --partial 'line 2'
+		assert_output --partial 'line 3'
+	done
+}
+
 @test "a DSA key is refused with the fix, exit 1" {
 	[[ -s $KEYS/dsa.pub ]] || skip "this ssh-keygen cannot make DSA keys"
 	run -1 check_key "$KEYS/dsa.pub"

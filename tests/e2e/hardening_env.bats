@@ -51,7 +51,7 @@ refute_terminal_controls() {
 	port=$(free_port)
 	start_runpod "$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" DATABASE_URL="$db" SENTRY_DSN="$dsn" \
 		AZURE_STORAGE_CONNECTION_STRING="$conn" GIT_REMOTE_URL="$giturl" CACHE_ADDR="$redis" \
-		DOCS_URL=https://example.com/docs
+		CONDA_CHANNEL_URL=https://example.com/conda
 
 	local v
 	for v in "$db" "$dsn" "$conn" "$giturl" "$redis"; do
@@ -59,7 +59,8 @@ refute_terminal_controls() {
 		assert_in_file "$SECRET_FILE" "$v"
 		! grep -qF -- "$v" "$E2E_OUT" "$E2E_ERR" || fail "a credential reached sshboot's output"
 	done
-	assert_in_file "$PLAIN_FILE" "export DOCS_URL='https://example.com/docs'"
+	# An allowlisted name whose value carries no credential is world-readable.
+	assert_in_file "$PLAIN_FILE" "export CONDA_CHANNEL_URL='https://example.com/conda'"
 	run -0 stat -c '%a %u %g' "$E2E_ROOT/$SECRET_FILE"
 	assert_output "640 0 0"
 	run -0 stat -c '%a' "$E2E_ROOT/etc/sshboot/sshd_config"
@@ -68,7 +69,7 @@ refute_terminal_controls() {
 	out=$(ssh_root "$port" env) || fail "ssh env failed"
 	grep -qxF "DATABASE_URL=$db" <<<"$out" || fail "no DATABASE_URL in the session"
 	grep -qxF "CACHE_ADDR=$redis" <<<"$out" || fail "no CACHE_ADDR in the session"
-	grep -qxF "DOCS_URL=https://example.com/docs" <<<"$out" || fail "no DOCS_URL in the session"
+	grep -qxF "CONDA_CHANNEL_URL=https://example.com/conda" <<<"$out" || fail "no CONDA_CHANNEL_URL in the session"
 
 	# Another account in the container reads neither the secret file nor
 	# sshd's config.
@@ -76,6 +77,66 @@ refute_terminal_controls() {
 	run in_container /usr/sbin/runuser -u mallory -- /bin/cat "/$SECRET_FILE" /etc/sshboot/sshd_config
 	assert_failure
 	refute_output --partial "Pg-pa55-e2e"
+}
+
+@test "credentials the old denylist missed reach only the login user: no world-readable file, no other account" {
+	root_prepare
+	root_exec -- /usr/sbin/useradd -m -s /bin/bash alice >/dev/null
+	local port out err bob_key name v
+	bob_key=$(add_account_with_key bob)
+	local -A vars=(
+		[MYSQL_PWD]=My-e2e-pwd-1
+		[DB_PASS]=Db-e2e-pass-2
+		[SMTP_PASS]=Smtp-e2e-pass-3
+		[GPG_PASSPHRASE]='correct e2e horse 4'
+		[GIT_HELPER_TOKEN_VALUE]=ghp_e2eAbcdefghijklmnopqrstuvwxyz0123
+		[SESSION_JWT]=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJlMmUtdXNlciJ9.e2eSignaturePartXYZ
+		[API_HEADER]='Bearer e2eBearerTok3n567'
+		[CONDA_CHANNEL]='https://b.s3.amazonaws.com/pkg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=e2e5ig0123abcd'
+		[NVIDIA_NOTIFY]=https://hooks.slack.com/services/T0E2E/B0E2E/e2eSlackHookSecret
+		[AWS_CONFIG_LINE]='aws_secret_access_key=e2eAwsSecretValue8'
+	)
+	local env=()
+	for name in "${!vars[@]}"; do
+		env+=("$name=${vars[$name]}")
+	done
+	port=$(free_port)
+	start_runpod "$port" SSH_USER=alice SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" "${env[@]}" \
+		RUNPOD_POD_ID=pod-e2e-3 HF_HOME=/workspace/hf
+
+	# No world-readable file holds them: every file another account can read.
+	run in_container /usr/sbin/runuser -u bob -- /bin/grep -rlsF \
+		-e "${vars[MYSQL_PWD]}" -e "${vars[DB_PASS]}" -e "${vars[SMTP_PASS]}" \
+		-e "${vars[GPG_PASSPHRASE]}" -e "${vars[GIT_HELPER_TOKEN_VALUE]}" -e "${vars[SESSION_JWT]}" \
+		-e "${vars[API_HEADER]}" -e "${vars[CONDA_CHANNEL]}" -e "${vars[NVIDIA_NOTIFY]}" \
+		-e "${vars[AWS_CONFIG_LINE]}" /etc /run /var /home /tmp /root
+	[[ $status -ne 0 && -z $output ]] || fail "another account reads them in: $output"
+	for v in "${vars[@]}"; do
+		refute_in_file "$PLAIN_FILE" "$v"
+	done
+	assert_in_file "$PLAIN_FILE" "export HF_HOME='/workspace/hf'"
+	# Nor does sshboot's output.
+	for v in "${vars[@]}"; do
+		! grep -qF -- "$v" "$E2E_OUT" "$E2E_ERR" || fail "${v:0:12}... reached sshboot's output"
+	done
+
+	# Another account's sessions do not get them.
+	out=$(ssh_as "$bob_key" bob "$port" env) || fail "bob could not log in"
+	err=$BATS_TEST_TMPDIR/bob.err
+	out+=$(ssh_as "$bob_key" bob "$port" bash -lc env 2>"$err") || fail "bob: bash -lc env failed"
+	for v in "${vars[@]}"; do
+		! grep -qF -- "$v" <<<"$out" || fail "bob's session got ${v:0:12}..."
+	done
+	grep -qxF "RUNPOD_POD_ID=pod-e2e-3" <<<"$out" || fail "bob: no RUNPOD_POD_ID"
+	! grep -qi denied "$err" || fail "bob's login shell printed:"$'\n'"$(cat "$err")"
+
+	# The login user's sessions get every one, exact.
+	out=$(ssh -p "$port" alice@127.0.0.1 env) || fail "alice: ssh env failed"
+	out+=$'\n'$(ssh -p "$port" alice@127.0.0.1 bash -lc env 2>/dev/null) || fail "alice: bash -lc failed"
+	for name in "${!vars[@]}"; do
+		[[ $(grep -cxF -- "$name=${vars[$name]}" <<<"$out") -eq 2 ]] ||
+			fail "alice lacks $name in one of her sessions"
+	done
 }
 
 @test "escape bytes in SSH_HOST_KEY_TYPES are shown escaped, never sent raw to the terminal" {
@@ -238,4 +299,24 @@ install_bulk_env() {
 	run -0 in_container /usr/sbin/runuser -u mallory -- /usr/local/bin/sshboot doctor --session-env
 	assert_output --partial '  HF_TOKEN'
 	refute_output --partial hf_e2eDoctorTok
+}
+
+@test "shell metacharacters in the external host or port are refused with exit 2, before anything is printed" {
+	local port bad
+	port=$(free_port)
+	for bad in 'SSH_PUBLIC_HOST=1.2.3.4;touch${IFS}/tmp/pwn' 'SSH_PUBLIC_HOST=$(touch /tmp/pwn)' \
+		'RUNPOD_PUBLIC_IP=127.0.0.1`touch /tmp/pwn`' 'SSH_PUBLIC_PORT=22;touch /tmp/pwn' \
+		'RUNPOD_TCP_PORT_22=22 -oProxyCommand=touch'; do
+		sshboot_start SSH_PORT="$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" RUNPOD_PUBLIC_IP=127.0.0.1 \
+			RUNPOD_TCP_PORT_22="$port" "$bad"
+		sshboot_wait_exit
+		[[ $E2E_STATUS -eq 2 ]] || fail "$bad: exit $E2E_STATUS, not 2$(_e2e_dump)"
+		grep -qF "${bad%%=*}=" "$E2E_ERR" || fail "$bad: the message does not name the variable$(_e2e_dump)"
+		grep -qE 'not a (host name|TCP port)' "$E2E_ERR" || fail "$bad: no reason given$(_e2e_dump)"
+		! grep -qE '^ *(ssh|scp|rsync) ' "$E2E_OUT" || fail "$bad: a command was printed$(_e2e_dump)"
+		[[ ! -e $E2E_ROOT/tmp/pwn ]] || fail "$bad: /tmp/pwn exists"
+	done
+	# A DNS name is fine.
+	start_runpod "$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" SSH_PUBLIC_HOST=gpu-1.example.org
+	grep -qE '^ *ssh root@gpu-1\.example\.org -p [0-9]+$' "$E2E_OUT" || fail "no connect line$(_e2e_dump)"
 }

@@ -124,6 +124,9 @@ add_alice() {
 	aside=$(find "$E2E_ROOT/var/lib/sshboot" -name 'ssh_host_ed25519_key.exposed-*' ! -name '*.pub')
 	[[ -n $aside ]] || fail "the exposed key was not kept aside: $(ls -la "$E2E_ROOT/var/lib/sshboot")"
 	cmp "$aside" "$BATS_TEST_TMPDIR/old_key"
+	# Set aside no longer readable by others.
+	run -0 stat -c '%a' "$aside"
+	assert_output 600
 	assert_equal "$(mode_of /var/lib/sshboot/ssh_host_ed25519_key)" "600 0"
 }
 

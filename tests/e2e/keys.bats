@@ -123,6 +123,23 @@ refute_logs_in() {
 	assert_logs_in
 }
 
+@test "SSH_PUBLIC_KEY_FILE pointing at /etc/shadow: each line is described by number and length, never echoed" {
+	root_prepare
+	local hash
+	root_exec -- /bin/sh -c 'echo "root:e2e-Shadow-Pw-77" | /usr/sbin/chpasswd' >/dev/null ||
+		fail "chpasswd failed"
+	hash=$(awk -F: '$1 == "root" { print $2 }' "$E2E_ROOT/etc/shadow")
+	[[ $hash == '$'* ]] || fail "no hash in the root's /etc/shadow"
+	PORT=$(free_port)
+	sshboot_start SSH_PORT="$PORT" RUNPOD_PUBLIC_IP=127.0.0.1 RUNPOD_TCP_PORT_22="$PORT" \
+		SSH_PUBLIC_KEY_FILE=/etc/shadow
+	wait_for_output 'looks like a passwd/shadow line'
+	grep -qE 'line 1 \([0-9]+ bytes\) looks like a passwd/shadow line' "$E2E_ERR" ||
+		fail "line 1 not described$(_e2e_dump)"
+	! grep -qF -- "$hash" "$E2E_OUT" "$E2E_ERR" || fail "the root's hash reached the log"
+	! grep -qE 'root:|daemon:|\$y\$|\$6\$' "$E2E_OUT" "$E2E_ERR" || fail "a shadow line reached the log$(_e2e_dump)"
+}
+
 @test "a pasted fingerprint is refused with a message, and the other key still logs in" {
 	local fp
 	fp=$(ssh-keygen -l -f "$KEY_B.pub" | awk '{print $2}')

@@ -109,17 +109,59 @@ exported_files_clean() {
 @test "the files are rewritten on every start and SSHBOOT_ENV_EXCLUDE/INCLUDE adjust them" {
 	local port
 	port=$(free_port)
-	start_runpod "$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" FOO=one HF_TOKEN="$TOKEN"
+	start_runpod "$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" TZ=Etc/UTC HF_TOKEN="$TOKEN"
 	[[ -e $E2E_ROOT/etc/profile.d/sshboot-env-secrets.sh ]] || fail "no secrets file"
 	sshboot_stop
 
-	start_runpod "$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" FOO=two MAIL=/var/mail/x \
-		LD_LIBRARY_PATH=/x SSHBOOT_ENV_EXCLUDE='LD_*' SSHBOOT_ENV_INCLUDE='MAIL'
-	run -0 grep -c '^export FOO=' "$E2E_ROOT/etc/profile.d/sshboot-env.sh"
+	start_runpod "$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" TZ=Europe/Paris \
+		LD_LIBRARY_PATH=/x SSHBOOT_ENV_EXCLUDE='LD_*'
+	run -0 grep -c '^export TZ=' "$E2E_ROOT/etc/profile.d/sshboot-env.sh"
 	assert_output 1
-	run -0 grep '^export FOO=' "$E2E_ROOT/etc/profile.d/sshboot-env.sh"
-	assert_output "export FOO='two'"
+	run -0 grep '^export TZ=' "$E2E_ROOT/etc/profile.d/sshboot-env.sh"
+	assert_output "export TZ='Europe/Paris'"
 	[[ ! -e $E2E_ROOT/etc/profile.d/sshboot-env-secrets.sh ]] || fail "stale secrets file kept"
-	run -0 ssh_root "$port" 'echo "$FOO ${HF_TOKEN-none} ${LD_LIBRARY_PATH-none} $MAIL ${SSHBOOT_ENV_INCLUDE-none}"'
-	assert_output "two none none /var/mail/x none"
+	sshboot_stop
+
+	start_runpod "$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" MAIL=/var/mail/x SSHBOOT_ENV_INCLUDE='MAIL'
+	run -0 ssh_root "$port" 'echo "${TZ-none} ${HF_TOKEN-none} ${LD_LIBRARY_PATH-none} $MAIL ${SSHBOOT_ENV_INCLUDE-none}"'
+	assert_output "none none none /var/mail/x none"
+}
+
+@test "another account with its own key gets the harmless variables but not the login user's HF_TOKEN or DATABASE_URL" {
+	root_prepare
+	root_exec -- /usr/sbin/useradd -m -s /bin/bash alice >/dev/null
+	local port out err bob_key db='postgres://app:Pg-e2e-pw@db.internal/app'
+	bob_key=$(add_account_with_key bob)
+	port=$(free_port)
+	start_runpod "$port" SSH_USER=alice SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" "${CONTAINER_ENV[@]}" \
+		DATABASE_URL="$db" MODEL_NAME=llama-e2e
+
+	out=$(ssh_as "$bob_key" bob "$port" env) || fail "bob could not log in"
+	grep -qxF "RUNPOD_POD_ID=pod-e2e-1" <<<"$out" || fail "bob: no RUNPOD_POD_ID in:"$'\n'"$out"
+	grep -qE '^PATH=(.*:)?/usr/local/cuda/bin(:|$)' <<<"$out" || fail "bob: no CUDA in PATH"
+	local v
+	for v in "$TOKEN" "$db" llama-e2e "$TRICKY"; do
+		! grep -qF -- "$v" <<<"$out" || fail "bob's session got ${v:0:12}...:"$'\n'"$out"
+	done
+	# A login shell: nothing restricted, and no "Permission denied" from
+	# profile files bob may not read.
+	err=$BATS_TEST_TMPDIR/bob.err
+	out=$(ssh_as "$bob_key" bob "$port" bash -lc env 2>"$err") || fail "bob: bash -lc env failed"
+	for v in "$TOKEN" "$db" llama-e2e; do
+		! grep -qF -- "$v" <<<"$out" || fail "bob's login shell got ${v:0:12}..."
+	done
+	grep -qxF "RUNPOD_POD_ID=pod-e2e-1" <<<"$out" || fail "bob's login shell: no RUNPOD_POD_ID"
+	! grep -qi 'denied' "$err" || fail "bob's login shell printed:"$'\n'"$(cat "$err")"
+
+	# sshd's config names the login user in a Match block, last in the file.
+	run -0 grep -vE '^[[:space:]]*(#|$)' "$E2E_ROOT/etc/sshboot/sshd_config"
+	[[ ${lines[-2]} == "Match User alice" ]] || fail "no Match block last:"$'\n'"$output"
+
+	# The login user still gets everything, in both kinds of session.
+	out=$(ssh -p "$port" alice@127.0.0.1 env) || fail "alice: ssh env failed"
+	session_env_ok "alice, ssh host cmd" "$out"
+	grep -qxF "DATABASE_URL=$db" <<<"$out" || fail "alice: no DATABASE_URL"
+	grep -qxF "MODEL_NAME=llama-e2e" <<<"$out" || fail "alice: no MODEL_NAME"
+	out=$(ssh -p "$port" alice@127.0.0.1 bash -lc env 2>/dev/null) || fail "alice: bash -lc env failed"
+	session_env_ok "alice, login shell" "$out"
 }

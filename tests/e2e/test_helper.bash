@@ -424,6 +424,32 @@ ssh_with_key() {
 	/usr/bin/ssh -F none $(ssh_opts "$key") -p "$port" root@127.0.0.1 "$@"
 }
 
+# add_account_with_key NAME: create the account NAME in the root (before the
+# start) with a home and its own client key in ~/.ssh/authorized_keys, as a
+# second person sharing the container would have; prints the private key's
+# path.
+add_account_with_key() {
+	local name=$1 key
+	key=$(new_client_key "account-$name")
+	# shellcheck disable=SC2016 # expanded by the shell in the root
+	root_exec PUB="$(cat "$key.pub")" -- /bin/sh -c '
+		/usr/sbin/useradd -m -s /bin/bash "$0" &&
+		install -d -m 0700 -o "$0" -g "$0" "/home/$0/.ssh" &&
+		printf "%s\n" "$PUB" >"/home/$0/.ssh/authorized_keys" &&
+		chown "$0:$0" "/home/$0/.ssh/authorized_keys" &&
+		chmod 0600 "/home/$0/.ssh/authorized_keys"' "$name" >/dev/null ||
+		fail "could not create the account $name"
+	printf '%s\n' "$key"
+}
+
+# ssh_as KEY USER PORT [COMMAND...]: log in as USER offering only KEY.
+ssh_as() {
+	local key=$1 user=$2 port=$3
+	shift 3
+	# shellcheck disable=SC2046 # ssh_opts prints separate words on purpose
+	/usr/bin/ssh -F none $(ssh_opts "$key") -p "$port" "$user@127.0.0.1" "$@"
+}
+
 # start_runpod PORT [NAME=value...] [-- ARG...]: start sshboot as RunPod runs
 # it (RUNPOD_PUBLIC_IP=127.0.0.1, RUNPOD_TCP_PORT_22=PORT, SSH_PORT=PORT) with
 # the given keys and other settings, and wait for the connect block.

@@ -134,8 +134,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // whatever the values hold; classifying a value never fails.
     sshboot::session_env::Manifest manifest;
     for (const auto& exported : selection.variables) {
-        if (sshboot::session_env::is_secret(exported)) {
+        if (!sshboot::session_env::is_public(exported)) {
             manifest.restricted.push_back(exported.name);
+        } else if (sshboot::session_env::is_secret(exported) ||
+                   sshboot::session_env::value_has_token(exported.value)) {
+            std::abort();  // a credential would be world-readable
         }
     }
     manifest.withheld = selection.withheld;

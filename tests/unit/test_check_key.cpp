@@ -280,5 +280,32 @@ TEST(json_string, KeepsValidUtf8AndReplacesInvalidBytes) {
     EXPECT_EQ(util::json_string("\xe2\x9c"), "\"\\ufffd\\ufffd\"");             // truncated
 }
 
+TEST(check_report_text, LinesThatAreNoKeyAreDescribedNeverQuoted) {
+    const std::string shadow =
+        "root:$y$j9T$Secr3tSaltXyz$Secr3tHashAbcdefghijklmnop:19700:0:99999:7:::\n"
+        "daemon:*:19700:0:99999:7:::\n"
+        "AWS_SECRET_ACCESS_KEY=wJalrXUtnSecr3t\n"
+        "token \"unbalanced Secr3tQuote\n"
+        "just some Secr3t words\n";
+    const auto result = parse_keys(shadow, "SSH_PUBLIC_KEY_FILE (/etc/shadow)");
+    ASSERT_EQ(result.refusals.size(), 5u);
+    for (const std::string& out : {check_report_text(result), check_report_json(result)}) {
+        EXPECT_EQ(out.find("Secr3t"), std::string::npos) << out;
+        EXPECT_EQ(out.find("root:"), std::string::npos) << out;
+        EXPECT_EQ(out.find("daemon"), std::string::npos) << out;
+        EXPECT_EQ(out.find("$y$"), std::string::npos) << out;
+    }
+    EXPECT_NE(result.refusals[0].message.find("line 1 (71 bytes) looks like a passwd/shadow line"),
+              std::string::npos)
+        << result.refusals[0].message;
+    EXPECT_NE(result.refusals[1].message.find("line 2"), std::string::npos);
+    EXPECT_NE(result.refusals[2].message.find("looks like a name=value setting"), std::string::npos)
+        << result.refusals[2].message;
+    EXPECT_NE(result.refusals[3].message.find("unbalanced double quote"), std::string::npos)
+        << result.refusals[3].message;
+    EXPECT_NE(result.refusals[4].message.find("(22 bytes) looks like text"), std::string::npos)
+        << result.refusals[4].message;
+}
+
 }  // namespace
 }  // namespace sshboot::keys

@@ -447,7 +447,9 @@ TEST(EnsureHostKeys, ExposedPrivateKeyIsSetAsideAndReplaced) {
     ASSERT_EQ(aside.size(), 2u);  // the key and its .pub
     EXPECT_EQ(read_text(dir.file(aside[0])), old_text);
     EXPECT_TRUE(aside[1].ends_with(".pub"));
-    EXPECT_EQ(file_mode(dir.file(aside[0])), 0644u);
+    // Its read bits are taken away; the public half may stay readable.
+    EXPECT_EQ(file_mode(dir.file(aside[0])), 0600u);
+    EXPECT_EQ(file_mode(dir.file(aside[1])), 0644u);
 }
 
 TEST(EnsureHostKeys, SymlinkInPlaceOfAKeyIsSetAsideNotFollowed) {

@@ -216,3 +216,59 @@ TEST(config_block_lines, match_the_printed_config_block) {
     EXPECT_NE(block->find(expected), std::string::npos);
     EXPECT_EQ(report::config_block_lines(in).front(), "Host pod1");
 }
+
+TEST(is_valid_host, dns_names_and_ip_addresses_only) {
+    for (const char* h :
+         {"example.com", "node-1.cluster.local.", "a", "xn--bcher-kva.example", "my_host.internal",
+          "1.2.3.4", "127.0.0.1", "::1", "2001:db8::1", "::ffff:1.2.3.4"}) {
+        EXPECT_TRUE(report::is_valid_host(h)) << h;
+    }
+    for (const char* h : {"1.2.3.4;touch${IFS}/tmp/pwn",
+                          "$(id).example.com",
+                          "`id`",
+                          "a b",
+                          "a&&b",
+                          "h|nc",
+                          "h>x",
+                          "a'b",
+                          "a\"b",
+                          "-oProxyCommand=sh",
+                          "host\nname",
+                          "",
+                          ".",
+                          "a..b",
+                          "-a.com",
+                          "a-.com",
+                          "999.1.1.1",
+                          "1.2.3",
+                          "[::1]",
+                          "fe80::1%eth0",
+                          "::g",
+                          "user@host",
+                          "host:22",
+                          "h\xc3\xa9.com"}) {
+        EXPECT_FALSE(report::is_valid_host(h)) << h;
+    }
+    EXPECT_TRUE(report::is_valid_host(std::string(63, 'a') + ".com"));
+    EXPECT_FALSE(report::is_valid_host(std::string(64, 'a') + ".com"));
+}
+
+TEST(validate_endpoint_sources, names_the_variable_that_is_not_a_host_or_a_port) {
+    report::EndpointSources s;
+    EXPECT_TRUE(report::validate_endpoint_sources(s, "RUNPOD_TCP_PORT_22", "VAST_TCP_PORT_22"));
+    s.public_host = "1.2.3.4;touch${IFS}/tmp/pwn";
+    auto st = report::validate_endpoint_sources(s, "RUNPOD_TCP_PORT_22", "VAST_TCP_PORT_22");
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().message.find("SSH_PUBLIC_HOST"), std::string::npos);
+    s.public_host = "example.com";
+    s.runpod_tcp_port = "22;id";
+    st = report::validate_endpoint_sources(s, "RUNPOD_TCP_PORT_2222", "VAST_TCP_PORT_2222");
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().message.find("RUNPOD_TCP_PORT_2222"), std::string::npos);
+    s.runpod_tcp_port = "";
+    s.public_port = "0";
+    EXPECT_FALSE(report::validate_endpoint_sources(s, "RUNPOD_TCP_PORT_22", "VAST_TCP_PORT_22"));
+    s.public_port = "2222";
+    s.vast_public_ip = "1.2.3.4 x";
+    EXPECT_FALSE(report::validate_endpoint_sources(s, "RUNPOD_TCP_PORT_22", "VAST_TCP_PORT_22"));
+}

@@ -442,3 +442,105 @@ TEST(render_manifest, counts_names_that_are_not_shell_names_without_writing_them
     EXPECT_EQ(back.withheld_more, 2u);
     EXPECT_TRUE(back.plain.empty());
 }
+
+TEST(looks_secret, pass_pwd_passphrase_and_credential_in_a_name) {
+    for (const char* n : {"MYSQL_PWD", "DB_PASS", "SMTP_PASS", "GPG_PASSPHRASE", "PGPASSFILE",
+                          "AWS_CREDENTIALS", "db_pwd"}) {
+        EXPECT_TRUE(session_env::looks_secret(n)) << n;
+    }
+    // The shell's own working directories are not passwords.
+    EXPECT_FALSE(session_env::looks_secret("PWD"));
+    EXPECT_FALSE(session_env::looks_secret("OLDPWD"));
+}
+
+TEST(value_has_token, known_prefixes_jwt_bearer_and_webhooks) {
+    for (const char* v : {
+             "ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5",
+             "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+             "glpat-xYz123AbC456dEf789Gh",
+             "xoxb-1234567890-abcdefghij",
+             "sk-proj-abcdefghijklmnopqrstuvwxyz012345",
+             "hf_abcdefghijklmnopqrstuvwxyzABCDEFGH",
+             "AKIAIOSFODNN7EXAMPLE",
+             "--header=x ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5",
+             "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_"
+             "XgL0n3I9PlFUP0THsR8U",
+             "Bearer abcdefgh12345678",
+             "Authorization: bearer abc.def-ghi_jkl",
+             "https://hooks.slack.com/services/T000/B000/XXXXXXXX",
+         }) {
+        EXPECT_TRUE(session_env::value_has_token(v)) << v;
+        EXPECT_TRUE(session_env::value_has_credentials(v)) << v;
+    }
+    for (const char* v :
+         {"/dev/disk-0123456789012345678901234", "ghp_short", "hf_home", "/workspace/hf",
+          "the bearer of news", "eyJ.eyJ.x", "12.0.1", "sk-learn", "AKIA"}) {
+        EXPECT_FALSE(session_env::value_has_token(v)) << v;
+    }
+}
+
+TEST(value_has_credentials, signed_urls_and_credential_files) {
+    for (const char* v : {
+             "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=A%2F1&"
+             "X-Amz-Signature=0123abcd",
+             "https://storage.googleapis.com/b/o?X-Goog-Signature=abcd",
+             "https://h/x?signature=abc",
+             "aws_access_key_id=AKIA0 aws_secret_access_key=wJalrXUtnFEMI",
+             "user=u pass=p",
+             "passphrase=correct horse",
+         }) {
+        EXPECT_TRUE(session_env::value_has_credentials(v)) << v;
+    }
+}
+
+TEST(is_public, an_allowlist_of_harmless_names_with_harmless_values) {
+    for (const Variable& v : std::vector<Variable>{
+             {"PATH", "/usr/local/cuda/bin:/usr/bin"},
+             {"LD_LIBRARY_PATH", "/usr/local/cuda/lib64"},
+             {"CUDA_VISIBLE_DEVICES", "0,1"},
+             {"NVIDIA_DRIVER_CAPABILITIES", "all"},
+             {"CONDA_DEFAULT_ENV", "base"},
+             {"LANG", "C.UTF-8"},
+             {"LC_ALL", "C.UTF-8"},
+             {"TZ", "UTC"},
+             {"HF_HOME", "/workspace/hf"},
+             {"PYTHONPATH", "/app"},
+             {"RUNPOD_POD_ID", "abc123"},
+             {"RUNPOD_GPU_COUNT", "2"},
+             {"RUNPOD_TCP_PORT_22", "10022"},
+             {"OMPI_MCA_plm_rsh_agent", "ssh"},
+         }) {
+        EXPECT_TRUE(session_env::is_public(v)) << v.name;
+    }
+    for (const Variable& v : std::vector<Variable>{
+             {"HF_TOKEN", "hf_x"},
+             {"DATABASE_URL", "postgres://db/app"},
+             {"MYSQL_PWD", "x"},
+             {"MODEL_NAME", "llama"},
+             {"RUNPOD_API_KEY", "x"},
+             {"CUDA_TOKEN", "x"},
+             {"NCCL_PASSWORD", "x"},
+             {"PYTHONPATH", "https://u:p@h/"},
+             {"LANG", "ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5"},
+         }) {
+        EXPECT_FALSE(session_env::is_public(v)) << v.name;
+    }
+}
+
+TEST(restricted_file_group, the_users_own_group_unless_others_share_it) {
+    const std::string passwd =
+        "root:x:0:0:root:/root:/bin/bash\n"
+        "alice:x:1000:1000::/home/alice:/bin/bash\n"
+        "bob:x:1001:100::/home/bob:/bin/bash\n"
+        "carol:x:1002:100::/home/carol:/bin/bash\n"
+        "dave:x:1003:1003::/home/dave:/bin/bash\n";
+    const std::string group =
+        "root:x:0:\n"
+        "users:x:100:\n"
+        "alice:x:1000:root,alice\n"
+        "dave:x:1003:eve\n";
+    EXPECT_EQ(session_env::restricted_file_group("alice", 1000, passwd, group), 1000u);
+    EXPECT_EQ(session_env::restricted_file_group("bob", 100, passwd, group), 0u);
+    EXPECT_EQ(session_env::restricted_file_group("dave", 1003, passwd, group), 0u);
+    EXPECT_EQ(session_env::restricted_file_group("root", 0, passwd, group), 0u);
+}

@@ -289,3 +289,40 @@ TEST(render_config, host_certificates_get_a_line_each) {
     p.host_certificate_paths = {"/a b"};
     EXPECT_FALSE(sshd::render_config(p));
 }
+
+TEST(render_config, restricted_variables_go_in_a_match_block_for_the_login_user_last) {
+    auto p = base_params();
+    p.set_env = "SetEnv \"PATH=/usr/bin\"";
+    p.user_set_env = "SetEnv \"HF_TOKEN=hf_x\" \"PATH=/usr/bin\"";
+    p.set_env_user = "alice";
+    auto c = sshd::render_config(p);
+    ASSERT_TRUE(c);
+    EXPECT_TRUE(has_line(*c, "SetEnv \"PATH=/usr/bin\""));
+    const auto match =
+        c->find("\nMatch User alice\n\tSetEnv \"HF_TOKEN=hf_x\" \"PATH=/usr/bin\"\n");
+    ASSERT_NE(match, std::string::npos) << *c;
+    // Nothing but comments and blank lines after it: a Match block applies
+    // to every keyword after it.
+    const auto end = c->find('\n', c->find("\tSetEnv", match));
+    EXPECT_EQ(c->find_first_not_of(" \t\n", end), std::string::npos) << *c;
+    EXPECT_EQ(c->find("HF_TOKEN"), c->rfind("HF_TOKEN"));
+    EXPECT_LT(c->find("SetEnv \"PATH"), match);
+}
+
+TEST(render_config, no_match_block_without_restricted_variables) {
+    auto p = base_params();
+    p.set_env = "SetEnv \"PATH=/usr/bin\"";
+    p.set_env_user = "alice";
+    auto c = sshd::render_config(p);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->find("Match"), std::string::npos);
+}
+
+TEST(render_config, refuses_a_user_name_that_is_a_pattern) {
+    auto p = base_params();
+    p.user_set_env = "SetEnv \"HF_TOKEN=hf_x\"";
+    for (const char* user : {"*", "a,b", "!root", "a b", "", "a\nMatch all"}) {
+        p.set_env_user = user;
+        EXPECT_FALSE(sshd::render_config(p)) << user;
+    }
+}

@@ -249,3 +249,40 @@ time.sleep(120)
 	assert_line --regexp '^WARN +no TCP endpoint is known .*HTTPS tunnel'
 	refute_line --regexp '^FAIL .*RUNPOD_PUBLIC_IP'
 }
+
+@test "a quiet tunnel gets a WebSocket ping every SSHBOOT_TUNNEL_PING seconds, and one that never answers is closed" {
+	start_tunnel SSHBOOT_TUNNEL_PING=1
+	# A bare client that answers nothing: it sees sshd's banner, then a
+	# ping, then the end of the connection.
+	run -0 timeout 20 /usr/bin/python3 -c '
+import base64, os, socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+key = base64.b64encode(os.urandom(16)).decode()
+s.sendall(("GET /ssh HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n\r\n" % key).encode())
+buf = b""
+while b"\r\n\r\n" not in buf:
+    buf += s.recv(4096)
+head, buf = buf.split(b"\r\n\r\n", 1)
+print(head.split(b"\r\n")[0].decode())
+start = time.monotonic()
+while True:
+    while len(buf) < 2 or len(buf) < 2 + (buf[1] & 0x7F):
+        chunk = s.recv(4096)
+        if not chunk:
+            print("closed after %.0f s" % (time.monotonic() - start))
+            sys.exit(0)
+        buf += chunk
+    opcode, length = buf[0] & 0x0F, buf[1] & 0x7F
+    payload, buf = buf[2:2 + length], buf[2 + length:]
+    if opcode == 2 and payload.startswith(b"SSH-2.0-"):
+        print("banner")
+    if opcode == 9:
+        print("ping after %.0f s" % (time.monotonic() - start))
+' "$TPORT"
+	assert_line --partial " 101 "
+	assert_line banner
+	assert_line --regexp '^ping after (1|2) s$'
+	assert_line --regexp '^closed after (2|3) s$'
+	sshboot_alive
+}

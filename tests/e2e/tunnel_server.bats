@@ -286,3 +286,22 @@ while True:
 	assert_line --regexp '^closed after (2|3) s$'
 	sshboot_alive
 }
+
+@test "past SSHBOOT_TUNNEL_MAX open tunnels a new one is refused with 503 and the log says so" {
+	start_tunnel SSHBOOT_TUNNEL_MAX=1
+	# One tunnel held open by an ssh session that waits.
+	local holder_out=$BATS_TEST_TMPDIR/holder
+	tunnel_ssh "" -- 'echo holding; sleep 60' >"$holder_out" 2>&1 &
+	HOLDER_PID=$!
+	local i
+	for ((i = 0; i < 300; i++)); do
+		grep -q holding "$holder_out" && break
+		sleep 0.1
+	done
+	grep -q holding "$holder_out" || fail "the first tunnel did not open: $(cat "$holder_out")"
+	run -0 http_status /ssh "${upgrade_headers[@]}"
+	assert_output 503
+	wait_for_output 'refused a tunnel from .*: 1 tunnels are open, the most allowed \(SSHBOOT_TUNNEL_MAX\)'
+	kill "$HOLDER_PID"
+	HOLDER_PID=
+}

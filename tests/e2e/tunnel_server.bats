@@ -249,3 +249,59 @@ time.sleep(120)
 	assert_line --regexp '^WARN +no TCP endpoint is known .*HTTPS tunnel'
 	refute_line --regexp '^FAIL .*RUNPOD_PUBLIC_IP'
 }
+
+@test "a quiet tunnel gets a WebSocket ping every SSHBOOT_TUNNEL_PING seconds, and one that never answers is closed" {
+	start_tunnel SSHBOOT_TUNNEL_PING=1
+	# A bare client that answers nothing: it sees sshd's banner, then a
+	# ping, then the end of the connection.
+	run -0 timeout 20 /usr/bin/python3 -c '
+import base64, os, socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+key = base64.b64encode(os.urandom(16)).decode()
+s.sendall(("GET /ssh HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n\r\n" % key).encode())
+buf = b""
+while b"\r\n\r\n" not in buf:
+    buf += s.recv(4096)
+head, buf = buf.split(b"\r\n\r\n", 1)
+print(head.split(b"\r\n")[0].decode())
+start = time.monotonic()
+while True:
+    while len(buf) < 2 or len(buf) < 2 + (buf[1] & 0x7F):
+        chunk = s.recv(4096)
+        if not chunk:
+            print("closed after %.0f s" % (time.monotonic() - start))
+            sys.exit(0)
+        buf += chunk
+    opcode, length = buf[0] & 0x0F, buf[1] & 0x7F
+    payload, buf = buf[2:2 + length], buf[2 + length:]
+    if opcode == 2 and payload.startswith(b"SSH-2.0-"):
+        print("banner")
+    if opcode == 9:
+        print("ping after %.0f s" % (time.monotonic() - start))
+' "$TPORT"
+	assert_line --partial " 101 "
+	assert_line banner
+	assert_line --regexp '^ping after (1|2) s$'
+	assert_line --regexp '^closed after (2|3) s$'
+	sshboot_alive
+}
+
+@test "past SSHBOOT_TUNNEL_MAX open tunnels a new one is refused with 503 and the log says so" {
+	start_tunnel SSHBOOT_TUNNEL_MAX=1
+	# One tunnel held open by an ssh session that waits.
+	local holder_out=$BATS_TEST_TMPDIR/holder
+	tunnel_ssh "" -- 'echo holding; sleep 60' >"$holder_out" 2>&1 &
+	HOLDER_PID=$!
+	local i
+	for ((i = 0; i < 300; i++)); do
+		grep -q holding "$holder_out" && break
+		sleep 0.1
+	done
+	grep -q holding "$holder_out" || fail "the first tunnel did not open: $(cat "$holder_out")"
+	run -0 http_status /ssh "${upgrade_headers[@]}"
+	assert_output 503
+	wait_for_output 'refused a tunnel from .*: 1 tunnels are open, the most allowed \(SSHBOOT_TUNNEL_MAX\)'
+	kill "$HOLDER_PID"
+	HOLDER_PID=
+}

@@ -398,6 +398,33 @@ TEST(supervise, RestartsSshdAfterItIsKilled) {
     EXPECT_TRUE(process_gone(last));
 }
 
+TEST(supervise, StartsAndRestartsTheTunnelServerAndStopsItWithSshd) {
+    TempDir dir;
+    Config config;
+    config.start_sshd = stand_in_sshd(dir.file("sshd.log"));
+    config.start_tunnel = stand_in_sshd(dir.file("tunnel.log"));
+    Supervised supervisor(std::move(config));
+    const std::string log = dir.file("tunnel.log");
+    auto tunnel_pid = [&](std::size_t n) -> pid_t {
+        if (!eventually([&] { return read_lines(log).size() > n; })) {
+            return -1;
+        }
+        return static_cast<pid_t>(std::stoi(read_lines(log)[n]));
+    };
+    const pid_t first = tunnel_pid(0);
+    ASSERT_GT(first, 0);
+    ::kill(first, SIGKILL);
+    const pid_t second = tunnel_pid(1);
+    ASSERT_GT(second, 0);
+    const pid_t sshd = sshd_pid(dir);
+    ASSERT_GT(sshd, 0);
+    EXPECT_TRUE(supervisor.running());
+    supervisor.signal(SIGTERM);
+    EXPECT_EQ(supervisor.exit_code(), 0);
+    EXPECT_TRUE(process_gone(second));
+    EXPECT_TRUE(process_gone(sshd));
+}
+
 TEST(supervise, KeepsTryingWhenSshdCannotBeStarted) {
     TempDir dir;
     Config config;

@@ -5,9 +5,9 @@ set -euo pipefail
 
 packages=(
 	cmake g++ make
-	libboost-program-options-dev libspdlog-dev libfmt-dev libsodium-dev libcrypt-dev
-	# sshboot tunnel: Boost.Beast/Asio (header-only) and OpenSSL, linked statically.
-	libboost-dev libssl-dev
+	libboost-program-options-dev libboost-dev libspdlog-dev libfmt-dev libsodium-dev libcrypt-dev
+	# sshboot tunnel: OpenSSL, linked statically (Boost.Beast/Asio are header-only).
+	libssl-dev
 	# The tunnel tests and benchmark: nginx as the platform's TLS proxy (with its
 	# stream module for the plain TCP comparison), python3-websockets as an
 	# independent client, openssl for the private CA.

@@ -12,6 +12,7 @@
 #include "cli/settings.hpp"
 #include "cli/version.hpp"
 #include "run/run.hpp"
+#include "tunnel/serve.hpp"
 #include "util/log.hpp"
 
 extern char** environ;
@@ -42,6 +43,9 @@ int main(int argc, char** argv) {
     log::init();
     try {
         std::vector<std::string> args(argv + 1, argv + argc);
+        if (args.size() == 1 && args[0] == tunnel::k_serve_subcommand) {
+            return tunnel::serve_main();  // the HTTPS tunnel's server child (internal)
+        }
         if (auto code = run_subcommand(args, current_environment())) {
             return *code;
         }

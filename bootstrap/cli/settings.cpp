@@ -2,6 +2,7 @@
 
 #include "cluster/secret.hpp"
 #include "hostkeys/store.hpp"
+#include "tunnel/http_policy.hpp"
 #include "util/parse.hpp"
 
 #include <boost/make_shared.hpp>
@@ -11,6 +12,7 @@
 #include <array>
 #include <charconv>
 #include <sstream>
+#include <tuple>
 
 namespace po = boost::program_options;
 
@@ -77,6 +79,18 @@ constexpr std::array k_env_options = {
               "the number of nodes SSHBOOT_CLUSTER_PATTERN names"},
     EnvOption{"SSHBOOT_CLUSTER_SLOTS", "cluster-slots",
               "processes per node in the hostfiles (default: GPUs per node, else 1)"},
+    EnvOption{"SSHBOOT_TUNNEL_PORT", "tunnel-port",
+              "serve SSH over HTTP WebSocket on this port, for platforms that only proxy "
+              "HTTP(S) into the container (off when unset)"},
+    EnvOption{"SSHBOOT_TUNNEL_TOKEN", "tunnel-token",
+              "a token the tunnel asks for (Authorization: Bearer; prefer the variable or the "
+              "file: a flag shows in ps)"},
+    EnvOption{"SSHBOOT_TUNNEL_TOKEN_FILE", "tunnel-token-file", "file holding the tunnel token"},
+    EnvOption{"SSHBOOT_TUNNEL_URL", "tunnel-url",
+              "the tunnel's public wss:// URL to print (on RunPod derived from RUNPOD_POD_ID)"},
+    EnvOption{"SSHBOOT_TUNNEL_PING", "tunnel-ping",
+              "seconds between the tunnel's WebSocket pings (default 25)"},
+    EnvOption{"SSHBOOT_TUNNEL_MAX", "tunnel-max", "most tunnels open at once (default 64)"},
     EnvOption{"SSHBOOT_KEEP_ALIVE", "keep-alive", "1: keep serving SSH after COMMAND exits"},
     EnvOption{"SSHBOOT_STOP_TIMEOUT", "stop-timeout",
               "seconds COMMAND gets between SIGTERM and SIGKILL on stop (default 8)"},
@@ -156,6 +170,61 @@ SplitArgs split_args(const std::vector<std::string>& args, const po::options_des
 
 bool has_control_chars(const std::string& s) {
     return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+}
+
+template <class Get, class Has>
+util::Status parse_tunnel_settings(Settings& s, const Get& get, const Has& has) {
+    if (has("tunnel-port")) {
+        auto port = util::parse_port(get("tunnel-port"));
+        if (!port) {
+            return util::make_error(
+                "SSHBOOT_TUNNEL_PORT: " + util::quoted_for_log(get("tunnel-port")) +
+                " is not a port number (1 to 65535)");
+        }
+        if (*port == s.port) {
+            return util::make_error("SSHBOOT_TUNNEL_PORT: " + std::to_string(*port) +
+                                    " is SSH_PORT too: give the tunnel a port of its own (the "
+                                    "one the platform proxies HTTP to, e.g. 8022)");
+        }
+        s.tunnel_port = *port;
+    }
+    if (has("tunnel-token") && has("tunnel-token-file")) {
+        return util::make_error(
+            "SSHBOOT_TUNNEL_TOKEN and SSHBOOT_TUNNEL_TOKEN_FILE are both set: give the tunnel "
+            "token one way");
+    }
+    s.tunnel_token = get("tunnel-token");
+    s.tunnel_token_file = get("tunnel-token-file");
+    if (has("tunnel-token") && (s.tunnel_token.empty() || has_control_chars(s.tunnel_token) ||
+                                s.tunnel_token.find(' ') != std::string::npos)) {
+        return util::make_error(
+            "SSHBOOT_TUNNEL_TOKEN: must be one word without spaces or control characters");
+    }
+    if (has("tunnel-token-file") && (s.tunnel_token_file.empty() || s.tunnel_token_file[0] != '/' ||
+                                     has_control_chars(s.tunnel_token_file))) {
+        return util::make_error("SSHBOOT_TUNNEL_TOKEN_FILE: must be an absolute path");
+    }
+    if (has("tunnel-url")) {
+        auto url = tunnel::normalize_public_url(get("tunnel-url"));
+        if (!url) {
+            return url.error();
+        }
+        s.tunnel_url = *url;
+    }
+    for (const auto& [option, variable, target, max] :
+         {std::tuple{"tunnel-ping", "SSHBOOT_TUNNEL_PING", &s.tunnel_ping_seconds, 3600},
+          std::tuple{"tunnel-max", "SSHBOOT_TUNNEL_MAX", &s.tunnel_max, 10000}}) {
+        if (has(option)) {
+            auto v = util::parse_count(get(option), max);
+            if (!v || *v < 1) {
+                return util::make_error(std::string(variable) + ": " +
+                                        util::quoted_for_log(get(option)) +
+                                        " is not a number from 1 to " + std::to_string(max));
+            }
+            *target = *v;
+        }
+    }
+    return util::ok();
 }
 
 }  // namespace
@@ -352,6 +421,9 @@ util::Expected<Settings> parse_settings(const std::vector<std::string>& args,
             " is set but no cluster secret is: set SSHBOOT_CLUSTER_SECRET (or "
             "SSHBOOT_CLUSTER_SECRET_FILE) on every node to the output of `sshboot cluster "
             "secret`");
+    }
+    if (auto st = parse_tunnel_settings(s, get, has); !st) {
+        return st.error();
     }
     if (has("keep-alive")) {
         auto b = parse_bool(get("keep-alive"));

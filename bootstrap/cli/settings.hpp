@@ -69,6 +69,17 @@ struct Settings {
     std::string cluster_slots;
     bool cluster_mode() const { return !cluster_secret.empty() || !cluster_secret_file.empty(); }
 
+    // The HTTPS tunnel (SSH over WebSocket): off while tunnel_port is 0.
+    // SSHBOOT_TUNNEL_TOKEN (never printed, logged or passed on) or
+    // SSHBOOT_TUNNEL_TOKEN_FILE; SSHBOOT_TUNNEL_URL normalized to ws(s)://.
+    std::uint16_t tunnel_port = 0;
+    std::string tunnel_token;
+    std::string tunnel_token_file;
+    std::string tunnel_url;
+    int tunnel_ping_seconds = 25;
+    int tunnel_max = 64;
+    bool tunnel_enabled() const { return tunnel_port != 0; }
+
     bool keep_alive = false;
     int stop_timeout_seconds = 8;
     bool signal_process_group = false;

@@ -103,10 +103,67 @@ std::vector<std::string> config_block_lines(const ConnectInput& in) {
     };
 }
 
+std::string tunnel_host_name(const ConnectInput& in) {
+    const std::string alias = sanitize_alias(in.alias);
+    return in.endpoint.host.empty() ? alias : alias + "-tunnel";
+}
+
+std::vector<std::string> tunnel_config_lines(const ConnectInput& in) {
+    if (in.tunnel_port == 0 || in.tunnel_url.empty()) {
+        return {};
+    }
+    return {
+        "Host " + tunnel_host_name(in),
+        "    User " + in.user,
+        "    HostKeyAlias " + sanitize_alias(in.alias),
+        "    ProxyCommand sshboot tunnel " + in.tunnel_url,
+        "    ServerAliveInterval 30",
+        "    ServerAliveCountMax 4",
+    };
+}
+
+std::string render_tunnel_section(const ConnectInput& in) {
+    if (in.tunnel_port == 0) {
+        return "";
+    }
+    const std::string port = std::to_string(in.tunnel_port);
+    if (in.tunnel_url.empty()) {
+        return "\n Through the HTTPS tunnel: it listens on port " + port +
+               " inside the container. Set SSHBOOT_TUNNEL_URL\n"
+               " to the public address your platform gives that port (wss://HOST/ssh) to get\n"
+               " a ready-made ~/.ssh/config block here.\n";
+    }
+    const std::string alias = sanitize_alias(in.alias);
+    const std::string host = tunnel_host_name(in);
+    std::string out =
+        "\n Through the HTTPS tunnel (no public IP needed; scp, sftp, rsync, VS Code and -L\n"
+        " all work): add to ~/.ssh/config, then run: ssh " +
+        host + "\n";
+    for (const auto& line : tunnel_config_lines(in)) {
+        out += "    " + line + "\n";
+    }
+    out += " with this line in ~/.ssh/known_hosts:\n";
+    out += key_lines(in.host_keys, alias, "    ");
+    out +=
+        " The laptop needs sshboot (Linux, WSL). On macOS or Windows, websocat does the same:\n"
+        "    ProxyCommand websocat --binary " +
+        in.tunnel_url + "\n";
+    if (in.tunnel_token) {
+        out +=
+            " The tunnel asks for a token (SSHBOOT_TUNNEL_TOKEN): on the laptop, export\n"
+            " SSHBOOT_TUNNEL_TOKEN=<the token> before ssh (websocat: add\n"
+            " -H \"Authorization: Bearer $SSHBOOT_TUNNEL_TOKEN\" to its ProxyCommand).\n";
+    }
+    return out;
+}
+
 std::optional<std::string> laptop_setup_command(const ConnectInput& in) {
     const std::string alias = sanitize_alias(in.alias);
-    if (!paste_safe(in.endpoint.host, ".:-_") || !paste_safe(in.user, "_-") ||
-        !paste_safe(alias, "._-") || in.host_keys.empty()) {
+    const bool tcp = !in.endpoint.host.empty();
+    const auto tunnel_lines = tunnel_config_lines(in);
+    if ((tcp && !paste_safe(in.endpoint.host, ".:-_")) || (!tcp && tunnel_lines.empty()) ||
+        !paste_safe(in.user, "_-") || !paste_safe(alias, "._-") || in.host_keys.empty() ||
+        (!in.tunnel_url.empty() && !paste_safe(in.tunnel_url, ".:-_~%/"))) {
         return std::nullopt;
     }
     for (const auto& key : in.host_keys) {
@@ -120,7 +177,12 @@ std::optional<std::string> laptop_setup_command(const ConnectInput& in) {
     // macOS, Linux and WSL. An unterminated old block (a marker deleted by
     // hand) is kept, not dropped.
     std::string block_args = "\"# >>> sshboot $a >>>\"";
-    for (const auto& line : config_block_lines(in)) {
+    std::vector<std::string> lines;
+    if (tcp) {
+        lines = config_block_lines(in);
+    }
+    lines.insert(lines.end(), tunnel_lines.begin(), tunnel_lines.end());
+    for (const auto& line : lines) {
         block_args += " \"" + line + "\"";
     }
     block_args += " \"# <<< sshboot $a <<<\"";
@@ -142,7 +204,7 @@ awk -v s="# >>> sshboot $a >>>" -v e="# <<< sshboot $a <<<" "FNR == NR { x = x \
   { print } END { if (i == 0) printf \"%s\", x; printf \"%s\", y }" "$b" "$c" >"$t"; put "$t" "$c"
 awk -v a="$a" "\$1 == a { next } { print }" "$k" >"$t"
 printf "%s\n" @KEYS@ >>"$t"; put "$t" "$k"
-echo "Set up ~/.ssh/config and ~/.ssh/known_hosts for $a: now run ssh $a"'
+echo "Set up ~/.ssh/config and ~/.ssh/known_hosts for $a: now run ssh @HOST@"'
 )sh";
     std::string script(k_script);
     auto replace = [&](const std::string& name, const std::string& value) {
@@ -150,6 +212,7 @@ echo "Set up ~/.ssh/config and ~/.ssh/known_hosts for $a: now run ssh $a"'
         script.replace(at, name.size(), value);
     };
     replace("@ALIAS@", alias);
+    replace("@HOST@", tcp ? alias : tunnel_host_name(in));
     replace("@CONFIG@", block_args);
     replace("@KEYS@", key_args.substr(1));
     std::istringstream text(script);
@@ -189,6 +252,7 @@ util::Expected<std::string> render_connect_block(const ConnectInput& in) {
             {"CONFIG_BLOCK", without_last_newline(config_block)},
             {"ALIAS", alias},
             {"LAPTOP_SETUP", laptop_setup},
+            {"TUNNEL", render_tunnel_section(in)},
         });
 }
 
@@ -223,9 +287,32 @@ util::Expected<std::string> render_report(const ReportInput& input) {
         in.endpoint = *endpoint;
         return render_connect_block(in);
     }
-    in.endpoint = Endpoint{input.local_address, input.sources.internal_port, "container"};
     const std::string address = input.local_address.empty() ? "127.0.0.1" : input.local_address;
-    return missing_endpoint_message(input.sources) + render_identity(in, address);
+    std::string tunnel;
+    if (in.tunnel_port != 0) {
+        // No TCP endpoint: the tunnel is the way in.
+        tunnel = " The HTTPS tunnel needs no public IP: connect through it, as below.\n" +
+                 render_tunnel_section(in);
+        if (auto command = laptop_setup_command(in)) {
+            tunnel +=
+                " Or set it up on your laptop in one paste (macOS, Linux, WSL), then run: ssh " +
+                tunnel_host_name(in) + "\n" + *command;
+        }
+        tunnel += "\n";
+    }
+    in.endpoint = Endpoint{input.local_address, input.sources.internal_port, "container"};
+    return missing_endpoint_message(input.sources) + tunnel + render_identity(in, address);
+}
+
+util::Expected<std::string> render_tunnel_page(const ReportInput& input) {
+    ReportInput page = input;
+    page.connect.password.clear();
+    auto text = render_report(page);
+    if (!text) {
+        return text;
+    }
+    return " SSH to " + sanitize_alias(input.connect.alias) +
+           ": this address carries SSH over a WebSocket at /ssh.\n" + *text;
 }
 
 }  // namespace sshboot::report

@@ -25,7 +25,25 @@ struct ConnectInput {
     std::string remote_dir;       // where scp/rsync examples copy to ("/workspace/" or "~/")
     std::string password;         // a generated password, printed once; empty otherwise
     bool password_login = false;  // password login is on (says so; never prints a password)
+    // The HTTPS tunnel (SSHBOOT_TUNNEL_PORT): its port inside the container
+    // (0: off), its public ws(s):// URL ("" when not known) and whether it
+    // asks for a token (the token itself is never printed).
+    std::uint16_t tunnel_port = 0;
+    std::string tunnel_url;
+    bool tunnel_token = false;
 };
+
+// The Host name of the tunnel's ~/.ssh/config block: "<alias>-tunnel" beside
+// a TCP endpoint, the alias itself when the tunnel is the only way in.
+std::string tunnel_host_name(const ConnectInput& input);
+
+// The tunnel's ~/.ssh/config block (ProxyCommand sshboot tunnel URL,
+// HostKeyAlias the alias); empty when no tunnel URL is known.
+std::vector<std::string> tunnel_config_lines(const ConnectInput& input);
+
+// The connect block's tunnel part: the config block, the known_hosts line,
+// the websocat alternative and the token advice; "" when the tunnel is off.
+std::string render_tunnel_section(const ConnectInput& input);
 
 // "[host]:port" (or just host for port 22), as known_hosts names a host.
 std::string known_hosts_name(const std::string& host, std::uint16_t port);
@@ -61,5 +79,8 @@ struct ReportInput {
     std::string local_address;  // the container's own address ("10.0.0.5")
 };
 util::Expected<std::string> render_report(const ReportInput& input);
+
+// The page the tunnel port serves at /: the report without any password.
+util::Expected<std::string> render_tunnel_page(const ReportInput& input);
 
 }  // namespace sshboot::report

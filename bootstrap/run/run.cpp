@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <optional>
 
@@ -36,6 +37,8 @@
 #include "sshd/version.hpp"
 #include "supervise/hooks.hpp"
 #include "supervise/supervise.hpp"
+#include "tunnel/http_policy.hpp"
+#include "tunnel/serve.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
 #include "util/process.hpp"
@@ -50,7 +53,7 @@ constexpr auto k_ready_timeout = std::chrono::seconds(15);
 // Variables that hold sshboot's secrets: never passed on to sshd or COMMAND.
 bool is_secret_variable(std::string_view entry) {
     for (std::string_view name : {"SSH_PASSWORD=", "SSH_PASSWORD_FILE=", "SSHBOOT_CLUSTER_SECRET=",
-                                  "SSHBOOT_CLUSTER_SECRET_FILE="}) {
+                                  "SSHBOOT_CLUSTER_SECRET_FILE=", "SSHBOOT_TUNNEL_TOKEN="}) {
         if (entry.substr(0, name.size()) == name) {
             return true;
         }
@@ -420,9 +423,22 @@ std::string alias_name(const cli::Settings& s) {
     return host;
 }
 
-void print_report(const cli::Settings& s, const std::string& user_name,
-                  const std::vector<hostkeys::HostKey>& host_keys, const std::string& password,
-                  bool password_login) {
+// The tunnel's public URL: SSHBOOT_TUNNEL_URL, else RunPod's proxy address
+// for the port; "" when neither is known.
+std::string public_tunnel_url(const cli::Settings& s) {
+    if (!s.tunnel_url.empty()) {
+        return s.tunnel_url;
+    }
+    if (!s.pod_id.empty()) {
+        return tunnel::runpod_tunnel_url(s.pod_id, s.tunnel_port).value_or("");
+    }
+    return "";
+}
+
+report::ReportInput report_input(const cli::Settings& s, const std::string& user_name,
+                                 const std::vector<hostkeys::HostKey>& host_keys,
+                                 const std::string& password, bool password_login,
+                                 bool tunnel_running) {
     report::ReportInput input;
     input.sources = report::EndpointSources{s.public_host,
                                             s.public_port,
@@ -439,16 +455,73 @@ void print_report(const cli::Settings& s, const std::string& user_name,
     input.connect.password_login = password_login;
     input.connect.alias = alias_name(s);
     input.connect.remote_dir = util::path_exists("/workspace") ? "/workspace/" : "~/";
+    if (tunnel_running) {
+        input.connect.tunnel_port = s.tunnel_port;
+        input.connect.tunnel_url = public_tunnel_url(s);
+        input.connect.tunnel_token = !s.tunnel_token.empty() || !s.tunnel_token_file.empty();
+    }
     if (!report::detect_endpoint(input.sources)) {
         input.local_address = report::container_address();
     }
-    auto text = report::render_report(input);
+    return input;
+}
+
+void print_report(const cli::Settings& s, const std::string& user_name,
+                  const std::vector<hostkeys::HostKey>& host_keys, const std::string& password,
+                  bool password_login, bool tunnel_running) {
+    auto text = report::render_report(
+        report_input(s, user_name, host_keys, password, password_login, tunnel_running));
     if (!text) {
         log::error("{}", text.error().message);
         return;
     }
     std::fwrite(text->data(), 1, text->size(), stdout);
     std::fflush(stdout);
+}
+
+util::Expected<std::string> tunnel_token(const cli::Settings& s) {
+    if (s.tunnel_token_file.empty()) {
+        return s.tunnel_token;
+    }
+    auto text = util::read_file(s.tunnel_token_file, 64 << 10);
+    if (!text) {
+        return util::make_error("SSHBOOT_TUNNEL_TOKEN_FILE: " + text.error().message);
+    }
+    std::string token = text->substr(0, text->find_first_of("\r\n"));
+    if (token.empty() || token.find_first_of(" \t") != std::string::npos) {
+        return util::make_error("SSHBOOT_TUNNEL_TOKEN_FILE: " + s.tunnel_token_file +
+                                ": the first line must be the token, one word");
+    }
+    return token;
+}
+
+// The HTTPS tunnel phase (SSHBOOT_TUNNEL_PORT): binds the port and gives the
+// supervisor what starts the unprivileged server child. Nothing at all when
+// the port is unset; a failure costs the tunnel (logged), never SSH or COMMAND.
+std::function<util::Expected<pid_t>()> prepare_tunnel(const cli::Settings& s, const Plan& plan) {
+    if (!s.tunnel_enabled()) {
+        return {};
+    }
+    tunnel::ServeConfig config;
+    config.ssh_port = s.port;
+    config.ping_seconds = s.tunnel_ping_seconds;
+    config.max_tunnels = s.tunnel_max;
+    config.verbose = s.verbose;
+    auto token = tunnel_token(s);
+    auto page = report::render_tunnel_page(
+        report_input(s, plan.user.name, plan.host_keys, std::string(), plan.password_login, true));
+    if (!token || !page) {
+        log::error("the HTTPS tunnel is off: {}", (!token ? token : page).error().message);
+        return {};
+    }
+    config.token = std::move(*token);
+    config.page_text = std::move(*page);
+    auto service = tunnel::prepare_service(s.tunnel_port, config);
+    if (!service) {
+        log::error("the HTTPS tunnel is off: {}", service.error().message);
+        return {};
+    }
+    return [service = std::move(*service)] { return tunnel::spawn(*service); };
 }
 
 }  // namespace
@@ -463,7 +536,7 @@ util::Expected<std::vector<hostkeys::HostKey>> ensure_host_keys(const cli::Setti
 void print_connect_report(const cli::Settings& s, const std::string& user,
                           const std::vector<hostkeys::HostKey>& host_keys,
                           const std::string& generated_password, bool password_login) {
-    print_report(s, user, host_keys, generated_password, password_login);
+    print_report(s, user, host_keys, generated_password, password_login, s.tunnel_enabled());
 }
 
 namespace {
@@ -582,7 +655,9 @@ int run(const cli::Settings& s) {
     } else {
         log::info("sshd (pid {}) accepts connections on port {}", *pid, s.port);
     }
-    print_report(s, plan->user.name, plan->host_keys, std::string(), plan->password_login);
+    const auto start_tunnel = prepare_tunnel(s, *plan);
+    print_report(s, plan->user.name, plan->host_keys, std::string(), plan->password_login,
+                 static_cast<bool>(start_tunnel));
     if (!plan->launch_hint.empty()) {
         std::string hint;
         for (const auto& line : plan->launch_hint) {
@@ -608,6 +683,7 @@ int run(const cli::Settings& s) {
         return start_sshd(sshd_path, sshd_env);
     };
     config.sshd_pid = *pid;
+    config.start_tunnel = start_tunnel;
     config.command = s.command_argv;
     config.command_env = child_environment();
     config.keep_alive = s.keep_alive;

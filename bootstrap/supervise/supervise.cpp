@@ -70,6 +70,9 @@ class Supervisor {
     int run() {
         start_command();
         adopt_sshd();
+        if (m_config.start_tunnel && !m_stopping) {
+            m_tunnel_restart_at = Clock::now();
+        }
         for (;;) {
             reap_children();
             if (finished()) {
@@ -105,6 +108,8 @@ class Supervisor {
                 on_command_exit(status);
             } else if (pid == m_sshd) {
                 on_sshd_exit(status);
+            } else if (pid == m_tunnel) {
+                on_tunnel_exit(status);
             } else {
                 log::debug("reaped process {} ({})", pid, util::describe_wait_status(status));
             }
@@ -112,7 +117,9 @@ class Supervisor {
     }
 
     // Done when COMMAND has ended and sshd has been stopped.
-    bool finished() const { return m_command <= 0 && m_sshd_stopping && m_sshd <= 0; }
+    bool finished() const {
+        return m_command <= 0 && m_sshd_stopping && m_sshd <= 0 && m_tunnel <= 0;
+    }
 
     // SIGKILL for whoever outstayed its stop grace period; sshd restarts due.
     void act_on_deadlines() {
@@ -137,6 +144,16 @@ class Supervisor {
         if (m_sshd_restart_at && now >= *m_sshd_restart_at) {
             m_sshd_restart_at.reset();
             restart_sshd();
+        }
+        if (m_tunnel_kill_at && now >= *m_tunnel_kill_at) {
+            m_tunnel_kill_at.reset();
+            if (m_tunnel > 0) {
+                send_signal(m_tunnel, SIGKILL, "tunnel server");
+            }
+        }
+        if (m_tunnel_restart_at && now >= *m_tunnel_restart_at) {
+            m_tunnel_restart_at.reset();
+            start_tunnel();
         }
     }
 
@@ -241,7 +258,38 @@ class Supervisor {
         m_sshd_restart_at = Clock::now() + delay;
     }
 
+    void on_tunnel_exit(int status) {
+        const pid_t pid = m_tunnel;
+        m_tunnel = -1;
+        if (m_sshd_stopping) {
+            m_tunnel_kill_at.reset();
+            log::debug("tunnel server (pid {}) stopped: {}", pid,
+                       util::describe_wait_status(status));
+            return;
+        }
+        const auto uptime = Clock::now() - m_tunnel_started;
+        m_tunnel_backoff.record_uptime(std::chrono::duration_cast<Backoff::Duration>(uptime));
+        const auto delay = m_tunnel_backoff.next();
+        log::warn("tunnel server (pid {}) {} after {} ms; restarting it in {} ms", pid,
+                  util::describe_wait_status(status), millis(uptime), delay.count());
+        m_tunnel_restart_at = Clock::now() + delay;
+    }
+
     // ---- actions ----
+
+    void start_tunnel() {
+        auto pid = m_config.start_tunnel();
+        if (!pid) {
+            const auto delay = m_tunnel_backoff.next();
+            log::error("cannot start the tunnel server: {}; retrying in {} ms", pid.error().message,
+                       delay.count());
+            m_tunnel_restart_at = Clock::now() + delay;
+            return;
+        }
+        m_tunnel = *pid;
+        m_tunnel_started = Clock::now();
+        log::debug("tunnel server started (pid {})", m_tunnel);
+    }
 
     void start_command() {
         if (m_config.command.empty()) {
@@ -292,6 +340,11 @@ class Supervisor {
         }
         m_sshd_stopping = true;
         m_sshd_restart_at.reset();
+        m_tunnel_restart_at.reset();
+        if (m_tunnel > 0) {
+            send_signal(m_tunnel, SIGTERM, "tunnel server");
+            m_tunnel_kill_at = Clock::now() + k_sshd_stop_grace;
+        }
         if (m_sshd > 0) {
             log::debug("stopping sshd (pid {})", m_sshd);
             send_signal(m_sshd, SIGTERM, "sshd");
@@ -309,7 +362,8 @@ class Supervisor {
 
     std::optional<Clock::time_point> next_deadline() const {
         std::optional<Clock::time_point> next;
-        for (const auto& deadline : {m_command_kill_at, m_sshd_kill_at, m_sshd_restart_at}) {
+        for (const auto& deadline : {m_command_kill_at, m_sshd_kill_at, m_sshd_restart_at,
+                                     m_tunnel_restart_at, m_tunnel_kill_at}) {
             if (deadline && (!next || *deadline < *next)) {
                 next = deadline;
             }
@@ -330,6 +384,12 @@ class Supervisor {
     Clock::time_point m_sshd_started{};
     std::optional<Clock::time_point> m_sshd_restart_at;
     std::optional<Clock::time_point> m_sshd_kill_at;
+
+    pid_t m_tunnel = -1;  // the tunnel server while it runs
+    Backoff m_tunnel_backoff;
+    Clock::time_point m_tunnel_started{};
+    std::optional<Clock::time_point> m_tunnel_restart_at;
+    std::optional<Clock::time_point> m_tunnel_kill_at;
 };
 
 // A stop request seen during start-up.

@@ -47,6 +47,10 @@ struct Config {
     std::function<util::Expected<pid_t>()> start_sshd;
     // The sshd already running and accepting; -1 makes supervise() start one.
     pid_t sshd_pid = -1;
+    // The tunnel server (SSHBOOT_TUNNEL_PORT): started by supervise() after
+    // COMMAND, restarted like sshd when it dies, stopped with sshd; empty
+    // when the tunnel is off.
+    std::function<util::Expected<pid_t>()> start_tunnel;
     // The user's command; empty: serve SSH until stopped.
     std::vector<std::string> command;
     // COMMAND's environment (already free of sshboot's secrets); nullopt inherits sshboot's.

@@ -1,0 +1,234 @@
+#!/usr/bin/env bats
+# The HTTPS tunnel's server side (SSHBOOT_TUNNEL_PORT): SSH relayed over a
+# WebSocket on plain ws:// on loopback, with Debian's python3-websockets as an
+# independent client (tests/e2e/helpers/ws_relay.py as ProxyCommand); the
+# page, the refusals, the bounds, the isolation of the server child.
+
+load test_helper
+
+setup_file() { e2e_setup_file; }
+setup() {
+	e2e_setup
+	[[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import websockets' 2>/dev/null ||
+		e2e_fail_or_skip "needs /usr/bin/python3 with python3-websockets (bash scripts/install-deps.sh)"
+	command -v curl >/dev/null || e2e_fail_or_skip "needs curl"
+	RELAY=$BATS_TEST_DIRNAME/helpers/ws_relay.py
+}
+teardown() {
+	[[ -z ${HOLDER_PID:-} ]] || kill "$HOLDER_PID" 2>/dev/null || true
+	e2e_teardown
+}
+
+# start_tunnel [NAME=value...] [-- ARG...]: sshboot as on RunPod with the
+# tunnel on a free port ($TPORT), its public URL the loopback one ($TURL).
+start_tunnel() {
+	PORT=$(free_port)
+	TPORT=$(free_port)
+	while [[ $TPORT == "$PORT" ]]; do TPORT=$(free_port); done
+	TURL=ws://127.0.0.1:$TPORT/ssh
+	start_runpod "$PORT" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" SSHBOOT_TUNNEL_PORT="$TPORT" \
+		SSHBOOT_TUNNEL_URL="$TURL" "$@"
+	wait_for_port "$TPORT"
+}
+
+# tunnel_pid: the pid (host view) of the tunnel server child in the root;
+# empty when none runs.
+tunnel_pid() {
+	local init
+	init=$(_e2e_init_pid) || return 0
+	pgrep --ns "$init" --nslist pid -f -- '__tunnel-serve' | head -n 1
+}
+
+# wait_for_tunnel_pid [NOT_PID]: wait (bounded) for a tunnel server other than NOT_PID.
+wait_for_tunnel_pid() {
+	local i pid
+	for ((i = 0; i < 100; i++)); do
+		pid=$(tunnel_pid)
+		if [[ -n $pid && $pid != "${1:-}" ]]; then
+			printf '%s\n' "$pid"
+			return 0
+		fi
+		sleep 0.1
+	done
+	fail "no tunnel server process within 10 s$(_e2e_dump)"
+}
+
+# tunnel_ssh [TOKEN] -- SSH ARGS...: ssh through the tunnel with the Python
+# relay, strict host key checking against the known_hosts line the connect
+# block printed for the alias, and the config block it printed (its
+# ProxyCommand swapped for the relay).
+tunnel_ssh() {
+	local token=${1:-} conf=$BATS_TEST_TMPDIR/tunnel_config kh=$BATS_TEST_TMPDIR/tunnel_known_hosts
+	shift 2
+	local alias host
+	alias=$(sed -nE 's/^ +HostKeyAlias ([^ ]+)$/\1/p' "$E2E_OUT" | tail -n 1)
+	host=$(awk '/ProxyCommand sshboot tunnel/ { print prev } { if ($1 == "Host") prev = $2 }' "$E2E_OUT" | head -n 1)
+	[[ -n $alias && -n $host ]] || fail "no tunnel config block printed$(_e2e_dump)"
+	grep -E "^ *$alias ssh-ed25519 " "$E2E_OUT" | sed 's/^ *//' | sort -u >"$kh"
+	[[ -s $kh ]] || fail "no known_hosts line for $alias printed$(_e2e_dump)"
+	# The printed block, from its Host line to its last option.
+	awk -v h="$host" '$1 == "Host" && $2 == h { on = 1; print "Host " h; next }
+		on && /^        [A-Za-z]/ { sub(/^ +/, "    "); print; next } on { exit }' "$E2E_OUT" |
+		sed "s#^ *ProxyCommand sshboot tunnel \(.*\)#    ProxyCommand /usr/bin/python3 $RELAY \1 $token#" >"$conf"
+	grep -q "ProxyCommand /usr/bin/python3" "$conf" || fail "no ProxyCommand in: $(cat "$conf")"
+	cat >>"$conf" <<-EOF
+		Host *
+		    BatchMode yes
+		    StrictHostKeyChecking yes
+		    UserKnownHostsFile $kh
+		    GlobalKnownHostsFile /dev/null
+		    IdentityFile $CLIENT_KEY
+		    IdentitiesOnly yes
+		    ConnectTimeout 10
+		    LogLevel ERROR
+	EOF
+	timeout 60 /usr/bin/ssh -F "$conf" "$host" "$@"
+}
+
+# http_status PATH [CURL ARGS...]: the status code of a GET on the tunnel port.
+http_status() {
+	local path=$1
+	shift
+	curl -s -o /dev/null -w '%{http_code}' --max-time 15 "$@" "http://127.0.0.1:$TPORT$path"
+}
+
+upgrade_headers=(-H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13'
+	-H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==')
+
+@test "a key login through the tunnel is checked against the alias and known_hosts line the connect block printed" {
+	start_tunnel
+	grep -qF "ProxyCommand sshboot tunnel $TURL" "$E2E_OUT" || fail "no ProxyCommand line$(_e2e_dump)"
+	grep -qF "ProxyCommand websocat --binary $TURL" "$E2E_OUT" || fail "no websocat line$(_e2e_dump)"
+	run -0 tunnel_ssh "" -- 'echo through-the-tunnel; id -u'
+	assert_line through-the-tunnel
+	assert_line 0
+	# The one-paste command covers the tunnel block too.
+	grep -qF '"    ProxyCommand sshboot tunnel '"$TURL"'"' "$E2E_OUT" || fail "one-paste lacks the tunnel$(_e2e_dump)"
+}
+
+@test "a plain GET gets the page, a browser gets it as HTML, an unknown path 404, oversized headers are refused" {
+	start_tunnel
+	run -0 curl -sS --max-time 15 "http://127.0.0.1:$TPORT/"
+	assert_output --partial "ProxyCommand sshboot tunnel $TURL"
+	assert_output --partial "ssh-ed25519 AAAA"
+	refute_output --partial "<pre>"
+	run -0 curl -sS --max-time 15 -H 'Accept: text/html,application/xhtml+xml,*/*;q=0.8' "http://127.0.0.1:$TPORT/"
+	assert_output --partial "<pre>"
+	assert_output --partial "ProxyCommand sshboot tunnel $TURL"
+	run -0 http_status /nothing-here
+	assert_output 404
+	run -0 http_status /ssh
+	assert_output 426
+	run -0 http_status / -H "X-Big: $(head -c 20000 /dev/zero | tr '\0' a)"
+	assert_output 431
+	sshboot_alive
+}
+
+@test "with a token an upgrade without it or with a wrong one gets 401, the right one logs in, and the token is never shown" {
+	local token=tunnel-token-$RANDOM$RANDOM$RANDOM
+	e2e_secret "$token"
+	start_tunnel SSHBOOT_TUNNEL_TOKEN="$token"
+	run -0 http_status /ssh "${upgrade_headers[@]}"
+	assert_output 401
+	run -0 http_status /ssh "${upgrade_headers[@]}" -H "Authorization: Bearer wrong-$token"
+	assert_output 401
+	# curl stays on the upgraded connection until its time is up (exit 28).
+	run -28 http_status /ssh "${upgrade_headers[@]}" -H "Authorization: Bearer $token" --max-time 2
+	assert_output 101
+	run -0 curl -sS --max-time 15 "http://127.0.0.1:$TPORT/"
+	refute_output --partial "$token"
+	assert_output --partial SSHBOOT_TUNNEL_TOKEN
+	run -0 tunnel_ssh "$token" -- 'echo token-ok'
+	assert_line token-ok
+	# Only PID 1 holds it: not sshd, not the sessions, not the tunnel server.
+	run -0 root_nsexec -- /bin/sh -c 'for p in /proc/[0-9]*; do [ "$p" = /proc/1 ] || cat "$p/environ"; done 2>/dev/null | tr "\0" "\n" | grep -c TUNNEL_TOKEN || true'
+	assert_output 0
+}
+
+@test "300 connections that never finish their headers leave a login through the tunnel working and PID 1 and COMMAND unaffected" {
+	start_tunnel -- sleep 600
+	HOLDER_OUT=$BATS_TEST_TMPDIR/holder
+	/usr/bin/python3 -c '
+import socket, sys, time
+socks = []
+for _ in range(300):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+    socks.append(s)
+print("ready", flush=True)
+time.sleep(120)
+' "$TPORT" >"$HOLDER_OUT" &
+	HOLDER_PID=$!
+	local i
+	for ((i = 0; i < 200; i++)); do
+		grep -q ready "$HOLDER_OUT" && break
+		sleep 0.1
+	done
+	grep -q ready "$HOLDER_OUT" || fail "the 300 connections were not opened"
+	run -0 tunnel_ssh "" -- 'echo still-serving'
+	assert_line still-serving
+	sshboot_alive
+	run -0 root_nsexec -- pgrep -x sleep
+	run -0 ssh_root "$PORT" true
+}
+
+@test "the tunnel server killed with SIGKILL comes back and the next login works" {
+	start_tunnel
+	local old new
+	old=$(wait_for_tunnel_pid)
+	kill -KILL "$old"
+	new=$(wait_for_tunnel_pid "$old")
+	[[ $new != "$old" ]]
+	wait_for_output 'tunnel server .* killed by signal 9'
+	run -0 tunnel_ssh "" -- 'echo back'
+	assert_line back
+	sshboot_alive
+}
+
+@test "the tunnel server runs unprivileged, without secrets or new privileges" {
+	local password=tunnel-pw-$RANDOM$RANDOM
+	start_tunnel SSH_PASSWORD="$password"
+	local pid
+	pid=$(wait_for_tunnel_pid)
+	run -0 ps -o uid= -p "$pid"
+	[[ ${output// /} != 0 ]] || fail "the tunnel server runs as uid 0"
+	run -0 grep -E '^(NoNewPrivs|CapEff|Groups):' "/proc/$pid/status"
+	assert_line --regexp '^NoNewPrivs:[[:space:]]+1$'
+	assert_line --regexp '^CapEff:[[:space:]]+0+$'
+	assert_line --regexp '^Groups:[[:space:]]*$'
+	run -0 tr '\0' '\n' <"/proc/$pid/environ"
+	refute_output --partial SSH_
+	refute_output --partial "$password"
+	# Only stdio, the listening socket and Asio's own descriptors are open.
+	run -0 ls -l "/proc/$pid/fd"
+	refute_output --regexp '/(etc|var|run|workspace)/'
+}
+
+@test "an idle tunnel server makes no system calls, before and after a tunnel" {
+	command -v strace >/dev/null || e2e_fail_or_skip "needs strace"
+	start_tunnel
+	local pid trace=$BATS_TEST_TMPDIR/strace
+	pid=$(wait_for_tunnel_pid)
+	run -0 tunnel_ssh "" -- true
+	# Closed tunnels leave no timer behind: nothing in two seconds.
+	timeout -s INT 2 strace -f -qq -p "$pid" -o "$trace" || true
+	run grep -vE 'resumed>|unfinished|detached|^[0-9]+ +\+\+\+' "$trace"
+	assert_output ""
+}
+
+@test "with the tunnel off no extra process runs and nothing else listens" {
+	PORT=$(free_port)
+	start_runpod "$PORT" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")"
+	local init
+	init=$(_e2e_init_pid)
+	[[ -z $(tunnel_pid) ]] || fail "a tunnel server runs"
+	run -0 ss -Htlnp
+	refute_output --partial "pid=$init,"
+	# PID 1's only child is sshd.
+	run -0 pgrep -P "$init"
+	assert_equal "${#lines[@]}" 1
+	run -0 ps -o comm= -p "${lines[0]}"
+	assert_output sshd
+	run -1 grep -c 'HTTPS tunnel' "$E2E_OUT"
+	assert_output 0
+}

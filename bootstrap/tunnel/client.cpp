@@ -205,8 +205,11 @@ void proxy_connect(tcp::socket& socket, const ProxySetting& setting, const Proxy
     const auto& res = parser.get();
     const unsigned status = res.result_int();
     if (status == 407) {
-        throw Failure(where + " needs a user name and password (HTTP 407): put them in " +
-                      setting.variable + ", as http://USER:PASSWORD@HOST:PORT");
+        throw Failure(where +
+                      (proxy.has_credentials ? " refused the user name and password"
+                                             : " needs a user name and password") +
+                      " (HTTP 407): put them in " + setting.variable +
+                      ", as http://USER:PASSWORD@HOST:PORT (%-escape @ and :)");
     }
     if (status / 100 != 2) {
         throw Failure(where + " refused CONNECT " + authority(url.host, url.port) + ": HTTP " +
@@ -441,8 +444,13 @@ class Relay {
             if (m_closing && ec) {
                 return;  // our close is under way; its handler ends the relay
             }
-            if (ec == websocket::error::closed) {
-                finish();  // the server closed; everything before it is written
+            // The server closed; everything before it is written. A close
+            // frame received is the end even when the TLS teardown after it
+            // fails (a proxy that drops the TCP connection without TLS's
+            // close_notify: stream truncated).
+            if (ec == websocket::error::closed ||
+                m_ws.reason().code != websocket::close_code::none) {
+                finish();
                 return;
             }
             if (ec) {

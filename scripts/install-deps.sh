@@ -6,6 +6,12 @@ set -euo pipefail
 packages=(
 	cmake g++ make
 	libboost-program-options-dev libboost-dev libspdlog-dev libfmt-dev libsodium-dev libcrypt-dev
+	# sshboot tunnel: OpenSSL, linked statically (Boost.Beast/Asio are header-only).
+	libssl-dev
+	# The tunnel tests and benchmark: nginx as the platform's TLS proxy (with its
+	# stream module for the plain TCP comparison), python3-websockets as an
+	# independent client, openssl for the private CA.
+	nginx-light libnginx-mod-stream python3-websockets openssl
 	libgtest-dev
 	bats bats-assert bats-support
 	openssh-client openssh-server sshpass
@@ -17,6 +23,7 @@ packages=(
 	# unit tests (arm64 multiarch libraries), qemu-user to run them, minisign.
 	g++-aarch64-linux-gnu binutils-aarch64-linux-gnu
 	libsodium-dev:arm64 libboost-program-options-dev:arm64 libcrypt-dev:arm64 libgtest-dev:arm64
+	libssl-dev:arm64
 	qemu-user-static binfmt-support minisign
 )
 

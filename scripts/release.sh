@@ -80,10 +80,10 @@ fi
 # --- what the build needs ---------------------------------------------------
 install_needs() {
 	local packages=(cmake g++ make binutils libboost-program-options-dev libspdlog-dev
-		libfmt-dev libsodium-dev libcrypt-dev)
+		libfmt-dev libsodium-dev libcrypt-dev libboost-dev libssl-dev)
 	if [[ ,$arches, == *,aarch64,* ]]; then
 		packages+=(g++-aarch64-linux-gnu binutils-aarch64-linux-gnu libsodium-dev:arm64
-			libboost-program-options-dev:arm64 libcrypt-dev:arm64)
+			libboost-program-options-dev:arm64 libcrypt-dev:arm64 libssl-dev:arm64)
 	fi
 	[[ -n ${SSHBOOT_MINISIGN_KEY:-} ]] && packages+=(minisign)
 	local missing=() pkg status

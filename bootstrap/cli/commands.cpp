@@ -19,6 +19,7 @@
 #include "keys/parse.hpp"
 #include "password/command.hpp"
 #include "session_env/export.hpp"
+#include "tunnel/client.hpp"
 #include "util/expected.hpp"
 #include "util/fd.hpp"
 #include "util/log.hpp"
@@ -56,6 +57,27 @@ constexpr const char* k_doctor_usage =
     "With --session-env it prints instead which variables SSH sessions see, names\n"
     "only: plain, restricted (secrets), withheld and left out, as sshboot's last\n"
     "start exported them. Exit status: 0, or 1 when nothing was exported yet.\n"
+    "\n";
+
+constexpr const char* k_tunnel_usage =
+    "Usage: sshboot tunnel [--cacert FILE] [--token T] URL\n"
+    "\n"
+    "The laptop side of sshboot's HTTPS tunnel, for ssh's ProxyCommand: relays\n"
+    "standard input and output over a WebSocket to the container's tunnel port\n"
+    "(SSHBOOT_TUNNEL_PORT). URL is wss://HOST[:PORT][/PATH] (https:// means the\n"
+    "same; ws:// and http:// without TLS); the path defaults to /ssh.\n"
+    "\n"
+    "  Host my-pod\n"
+    "      HostKeyAlias my-pod\n"
+    "      ProxyCommand sshboot tunnel wss://HOST/ssh\n"
+    "\n"
+    "TLS is always verified, against the system's CA bundle (SSL_CERT_FILE, else\n"
+    "the usual paths of Debian, Fedora, Alpine and SUSE) or --cacert FILE.\n"
+    "The token goes in SSHBOOT_TUNNEL_TOKEN (better than --token, which other\n"
+    "users can see in ps). HTTPS_PROXY (ALL_PROXY; HTTP_PROXY for ws://) is\n"
+    "used through HTTP CONNECT unless NO_PROXY names the host.\n"
+    "Exit status: 0 when the server or standard input closed the tunnel;\n"
+    "1 after one line saying what failed; 2 for a usage error.\n"
     "\n";
 
 util::Expected<std::string> read_fd(int fd, const std::string& name) {
@@ -259,6 +281,62 @@ int cluster_command(const std::vector<std::string>& args) {
     return 2;
 }
 
+int tunnel_command(const std::vector<std::string>& args, const Environment& env) {
+    po::options_description desc("Options");
+    desc.add_options()("cacert", po::value<std::string>(),
+                       "trust the CA certificates in FILE (PEM)")(
+        "token", po::value<std::string>(),
+        "send Authorization: Bearer T (SSHBOOT_TUNNEL_TOKEN keeps it out of ps)")("help,h",
+                                                                                  "show this help");
+    po::options_description all;
+    all.add(desc).add_options()("file", po::value<std::string>());
+    auto vm = parse_args(args, all, 1, "sshboot tunnel --help");
+    if (!vm) {
+        log::error("{}", vm.error().message);
+        return 2;
+    }
+    if (vm->count("help") != 0) {
+        std::fputs(k_tunnel_usage, stdout);
+        std::ostringstream opts;
+        opts << desc;
+        std::fputs(opts.str().c_str(), stdout);
+        return 0;
+    }
+    if (vm->count("file") == 0) {
+        log::error(
+            "tunnel needs the URL: sshboot tunnel wss://HOST/ssh (see sshboot tunnel --help)");
+        return 2;
+    }
+    tunnel::ClientOptions options;
+    options.url = (*vm)["file"].as<std::string>();
+    if (auto parsed = tunnel::parse_tunnel_url(options.url); !parsed) {
+        log::error("{}", parsed.error().message);
+        return 2;
+    }
+    if (vm->count("cacert") != 0) {
+        options.cacert = (*vm)["cacert"].as<std::string>();
+        if (options.cacert.empty()) {
+            log::error("--cacert needs a file name (see sshboot tunnel --help)");
+            return 2;
+        }
+    }
+    if (vm->count("token") != 0) {
+        options.token = (*vm)["token"].as<std::string>();
+    } else if (auto it = env.find("SSHBOOT_TUNNEL_TOKEN"); it != env.end()) {
+        options.token = it->second;
+    }
+    if (options.token.find_first_of("\r\n") != std::string::npos) {
+        log::error("the tunnel token contains a line break: give it on one line");
+        return 2;
+    }
+    for (const auto& name : tunnel::client_variables()) {
+        if (auto it = env.find(name); it != env.end()) {
+            options.env.emplace(name, it->second);
+        }
+    }
+    return tunnel::run_client(options);
+}
+
 }  // namespace
 
 std::optional<int> run_subcommand(const std::vector<std::string>& args, const Environment& env) {
@@ -274,6 +352,9 @@ std::optional<int> run_subcommand(const std::vector<std::string>& args, const En
     }
     if (args.front() == "cluster") {
         return cluster_command(rest);
+    }
+    if (args.front() == "tunnel") {
+        return tunnel_command(rest, env);
     }
     if (args.front() == "password") {
         return password::password_command(rest, env);

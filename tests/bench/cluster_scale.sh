@@ -242,8 +242,9 @@ measure_cluster() {
 		until [[ -n $(init_pid "$i") ]]; do sleep 0.002; done
 		(
 			sleep 0.05 # the mount namespace is set up by then (bounded by the wait's own retries)
-			node_exec "$i" sshboot cluster wait --timeout 120 >"$TMP/wait$i.out" 2>&1
-			echo "$? $(now_ms)" >"$TMP/wait$i.done"
+			st=0
+			node_exec "$i" sshboot cluster wait --timeout 300 >"$TMP/wait$i.out" 2>&1 || st=$?
+			echo "$st $(now_ms)" >"$TMP/wait$i.done"
 		) &
 		waits+=($!)
 	done

@@ -299,7 +299,7 @@ kube_cleanup() {
 	KUBE_PREFIX=
 }
 
-@test "the manifest's pods, played by podman kube play with one shared Secret, log in to each other by alias" {
+@test "the manifest's pods, played by podman kube play with one shared secret file, log in to each other by alias" {
 	command -v podman >/dev/null && command -v runc >/dev/null || e2e_fail_or_skip "needs podman and runc"
 	export CONTAINERS_CONF=$BATS_TEST_TMPDIR/containers.conf
 	printf '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\nnetns = "host"\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n' >"$CONTAINERS_CONF"
@@ -308,6 +308,8 @@ kube_cleanup() {
 	local secret image=localhost/$KUBE_PREFIX:root legacy=0 version
 	secret=$(cluster_secret)
 	printf '%s\n' "$secret" >"$BATS_TEST_TMPDIR/secret.txt"
+	install -d -m 0755 "$BATS_TEST_TMPDIR/secret-volume"
+	install -m 0400 "$BATS_TEST_TMPDIR/secret.txt" "$BATS_TEST_TMPDIR/secret-volume/secret"
 	run -0 podman import -q --change "ENV PATH=$E2E_CONTAINER_PATH" "$CLUSTER_ROOT_TAR" "$image"
 	# podman before 4.4 mounts a Secret's data undecoded and ignores
 	# stringData (containers/podman#16625): there the test stores the Secret
@@ -344,9 +346,13 @@ kube_cleanup() {
 		                 {"name": "SSHBOOT_CLUSTER_HOSTS", "value": hosts}]
 		    c["volumeMounts"].append({"name": "sshboot", "mountPath": "/usr/local/bin/sshboot", "readOnly": True})
 		    spec["volumes"].append({"name": "sshboot", "hostPath": {"path": binary, "type": "File"}})
+		    # podman kube play ignores a Secret volume's defaultMode (its files
+		    # are 0644, which sshboot refuses, as it should on Kubernetes): the
+		    # pods mount the same secret from one host file with mode 0400.
 		    for v in spec["volumes"]:
 		        if "secret" in v:
-		            v["secret"]["secretName"] = secret_name
+		            del v["secret"]
+		            v["hostPath"] = {"path": f"{out}/secret-volume", "type": "Directory"}
 		    pods.append({"apiVersion": "v1", "kind": "Pod",
 		                 "metadata": {"name": f"{prefix}-{rank}", "labels": tmpl["metadata"]["labels"]},
 		                 "spec": spec})

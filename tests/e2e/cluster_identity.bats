@@ -93,6 +93,8 @@ node_wait_exit() {
 		_e2e_alive "${NODE_PIDS[n]}" || break
 		sleep 0.1
 	done
+	# Still running (it accepted what it should have refused): teardown stops it.
+	_e2e_alive "${NODE_PIDS[n]}" && fail "node $n still runs after 20 s:$(printf '\n')$(cat "$BATS_TEST_TMPDIR/err.node.$n")"
 	NODE_STATUS=0
 	wait "${NODE_PIDS[n]}" || NODE_STATUS=$?
 	NODE_PIDS[n]=

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# Tunnel benchmark: SSH through nginx (TLS, WebSocket) and sshboot's tunnel,
+# next to SSH through nginx's plain TCP proxy (the stream module), both on
+# loopback, in one run. Prints figures with their targets; it is not a
+# pass/fail test (exit 0 when every measurement could be made).
+#
+#   sudo bash tests/bench/tunnel.sh [ROUNDS]     ROUNDS default 3
+#
+#   throughput  `ssh HOST cat >/dev/null` fed BENCH_MIB MiB (default 1024),
+#               the two paths interleaved (tunnel, tcp, tunnel, ...); median
+#               MiB/s of each; ratio tunnel/tcp (target >= 0.8)
+#   latency     median round trip of one byte through `ssh HOST cat`
+#               (BENCH_ECHOES, default 300, per path); the tunnel's added
+#               latency = tunnel - tcp (target <= 0.3 ms)
+#   memory      the tunnel process's VmRSS idle (target <= 2 MiB) and per
+#               open tunnel, from BENCH_TUNNELS (default 8) idle ssh sessions
+#               (target <= 256 KiB each)
+#
+# sshboot runs as PID 1 of its own namespaces in a writable copy (overlay) of
+# the e2e tests' cached Debian root, as the e2e tests run it.
+# Environment: SSHBOOT_BUILD_DIR (default build).
+set -euo pipefail
+
+SCRIPT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
+REPO=$(cd "$(dirname "$SCRIPT")/../.." && pwd)
+BUILD=${SSHBOOT_BUILD_DIR:-$REPO/build}
+# shellcheck source-path=SCRIPTDIR/../..
+# shellcheck source=scripts/lib/common.sh
+SSHBOOT_REPO=$REPO SSHBOOT_BUILD_DIR=$BUILD source "$REPO/scripts/lib/common.sh"
+# shellcheck source=tests/e2e/tunnel_helper.bash
+source "$REPO/tests/e2e/tunnel_helper.bash"
+
+ROUNDS=${1:-3}
+MIB=${BENCH_MIB:-1024}
+ECHOES=${BENCH_ECHOES:-300}
+TUNNELS=${BENCH_TUNNELS:-8}
+ROOT_TAR=$BUILD/e2e/root.tar
+ROOT_BASE=$BUILD/e2e/rootfs-base
+CONTAINER_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || sb_die "usage: bash $0 [ROUNDS]"
+((EUID == 0)) || sb_die "run as root (namespaces, overlayfs, chroot)"
+for tool in unshare mount chroot ssh ssh-keygen nginx openssl awk sort; do
+	command -v "$tool" >/dev/null || sb_die "needs $tool (bash scripts/install-deps.sh)"
+done
+[[ -x /usr/bin/python3 ]] || sb_die "needs /usr/bin/python3"
+[[ -x $BUILD/sshboot ]] || sb_die "no $BUILD/sshboot: build it first"
+sb_debian_root_dir "$ROOT_TAR" "$ROOT_BASE" || sb_die "could not build the Debian root"
+
+TMP=$(mktemp -d /tmp/sshboot-tunnel-bench.XXXXXX)
+ROOT=$TMP/root
+NS_PID=
+SESSION_PIDS=()
+
+cleanup() {
+	local pid i
+	for pid in "${SESSION_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+	tunnel_nginx_stop "$TMP/nginx" || true
+	if [[ -n $NS_PID ]]; then
+		kill -TERM "$(pgrep -P "$NS_PID" | head -n 1)" 2>/dev/null || true
+		for ((i = 0; i < 100; i++)); do
+			kill -0 "$NS_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$NS_PID" 2>/dev/null || true
+		wait "$NS_PID" 2>/dev/null || true
+	fi
+	if mountpoint -q "$ROOT" 2>/dev/null; then
+		umount -R "$ROOT" 2>/dev/null || umount -R -l "$ROOT"
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+verdict() { awk -v a="$1" -v b="$2" -v op="$3" 'BEGIN { ok = (op == "le") ? (a <= b) : (a >= b); print ok ? "ok" : "MISSED" }'; }
+
+# --- the container and the proxy ---------------------------------------------
+mkdir -p "$ROOT" "$TMP/upper" "$TMP/work"
+mount -t overlay overlay -o "lowerdir=$ROOT_BASE,upperdir=$TMP/upper,workdir=$TMP/work" "$ROOT"
+install -m 0755 "$BUILD/sshboot" "$ROOT/usr/local/bin/sshboot"
+ssh-keygen -q -t ed25519 -N '' -f "$TMP/id" </dev/null
+SSH_PORT=$(sb_free_port)
+TUNNEL_PORT=$(sb_free_port)
+tunnel_nginx_start "$TMP/nginx" "$TUNNEL_PORT" "$SSH_PORT" || sb_die "nginx did not start"
+URL="wss://localhost:$TUNNEL_NGINX_PORT/ssh"
+unshare --pid --fork --kill-child --mount --uts --ipc --mount-proc="$ROOT/proc" \
+	/bin/sh -c "$SB_NS_INIT" sshboot-init "$ROOT" \
+	/usr/bin/env -i PATH="$CONTAINER_PATH" HOSTNAME=sshboot HOME=/root \
+	SSH_PORT="$SSH_PORT" SSHBOOT_TUNNEL_PORT="$TUNNEL_PORT" SSHBOOT_TUNNEL_URL="$URL" \
+	SSH_PUBLIC_KEY="$(cat "$TMP/id.pub")" SSHBOOT_KEEP_ALIVE=1 \
+	/usr/sbin/chroot "$ROOT" /usr/local/bin/sshboot </dev/null >"$TMP/out" 2>"$TMP/err" &
+NS_PID=$!
+for ((i = 0; i < 200; i++)); do
+	sb_port_in_use "$SSH_PORT" && sb_port_in_use "$TUNNEL_PORT" && break
+	kill -0 "$NS_PID" 2>/dev/null || sb_die "sshboot exited: $(tail -n 5 "$TMP/err")"
+	sleep 0.1
+done
+sb_port_in_use "$TUNNEL_PORT" || sb_die "the tunnel does not listen on $TUNNEL_PORT: $(tail -n 5 "$TMP/err")"
+
+cat >"$TMP/ssh_config" <<CONF
+Host tunnel
+  HostName localhost
+  ProxyCommand $BUILD/sshboot tunnel --cacert $TMP/nginx/ca.pem $URL
+Host tcp
+  HostName 127.0.0.1
+  Port $TUNNEL_STREAM_PORT
+Host *
+  User root
+  IdentityFile $TMP/id
+  IdentitiesOnly yes
+  BatchMode yes
+  StrictHostKeyChecking no
+  UserKnownHostsFile /dev/null
+  GlobalKnownHostsFile /dev/null
+  LogLevel ERROR
+CONF
+SSH=(/usr/bin/ssh -F "$TMP/ssh_config")
+for path in tunnel tcp; do
+	"${SSH[@]}" "$path" true </dev/null || sb_die "no login through the $path path"
+done
+
+# The tunnel process: sshboot's tunnel server in the root, not running as root.
+tunnel_pid() {
+	local p r
+	for p in /proc/[0-9]*; do
+		r=$(readlink "$p/root" 2>/dev/null) || continue
+		[[ $r == "$ROOT" ]] || continue
+		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- '__tunnel-serve' || continue
+		awk '/^Uid:/ { exit !($2 != 0) }' "$p/status" 2>/dev/null && {
+			printf '%s\n' "${p#/proc/}"
+			return 0
+		}
+	done
+	return 1
+}
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# --- throughput ----------------------------------------------------------------
+sb_log "throughput: $MIB MiB per transfer, $ROUNDS rounds, paths interleaved"
+declare -A rates=()
+for ((r = 1; r <= ROUNDS; r++)); do
+	for path in tunnel tcp; do
+		start=$(date +%s.%N)
+		head -c "$((MIB * 1024 * 1024))" /dev/zero | "${SSH[@]}" "$path" 'cat >/dev/null'
+		end=$(date +%s.%N)
+		rate=$(awk -v m="$MIB" -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", m / (e - s) }')
+		rates[$path]+="$rate "
+		printf '  round %d %-6s %8s MiB/s\n' "$r" "$path" "$rate"
+	done
+done
+tun_rate=$(tr ' ' '\n' <<<"${rates[tunnel]}" | grep . | median)
+tcp_rate=$(tr ' ' '\n' <<<"${rates[tcp]}" | grep . | median)
+ratio=$(awk -v a="$tun_rate" -v b="$tcp_rate" 'BEGIN { printf "%.2f", a / b }')
+
+# --- latency -------------------------------------------------------------------
+cat >"$TMP/echo.py" <<'PY'
+import subprocess, sys, time
+n = int(sys.argv[1])
+p = subprocess.Popen(sys.argv[2:], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+p.stdin.write(b"x"); p.stdout.read(1)  # warm up: the session is set up
+times = []
+for _ in range(n):
+    t = time.perf_counter()
+    p.stdin.write(b"x")
+    if p.stdout.read(1) != b"x":
+        sys.exit("echo broke")
+    times.append(time.perf_counter() - t)
+p.stdin.close(); p.wait()
+times.sort()
+print("%.1f" % (times[len(times) // 2] * 1e6))
+PY
+declare -A lats=()
+for ((r = 1; r <= ROUNDS; r++)); do
+	for path in tunnel tcp; do
+		lat=$(/usr/bin/python3 "$TMP/echo.py" "$ECHOES" "${SSH[@]}" -T "$path" 'exec cat')
+		lats[$path]+="$lat "
+	done
+done
+tun_lat=$(tr ' ' '\n' <<<"${lats[tunnel]}" | grep . | median)
+tcp_lat=$(tr ' ' '\n' <<<"${lats[tcp]}" | grep . | median)
+added=$(awk -v a="$tun_lat" -v b="$tcp_lat" 'BEGIN { printf "%.3f", (a - b) / 1000 }')
+
+# --- memory --------------------------------------------------------------------
+pid=$(tunnel_pid) || sb_die "found no unprivileged sshboot (the tunnel process) in the root"
+idle_rss=$(rss_kib "$pid")
+for ((i = 0; i < TUNNELS; i++)); do
+	"${SSH[@]}" -N tunnel </dev/null 2>/dev/null &
+	SESSION_PIDS+=("$!")
+done
+open=0
+for ((i = 0; i < 300 && open < TUNNELS; i++)); do
+	open=$(ss -Htn state established "( sport = :$TUNNEL_PORT )" | wc -l)
+	sleep 0.1
+done
+# Each session's login is done once its ssh has the connection; wait until
+# the tunnel process's memory stops moving.
+prev=-1
+for ((i = 0; i < 50; i++)); do
+	cur=$(rss_kib "$pid")
+	[[ $cur == "$prev" ]] && break
+	prev=$cur
+	sleep 0.3
+done
+busy_rss=$(rss_kib "$pid")
+per_tunnel=$(awk -v a="$busy_rss" -v b="$idle_rss" -v n="$TUNNELS" 'BEGIN { printf "%.0f", (a - b) / n }')
+
+printf '\n%-44s %12s %12s  %s\n' "figure" "value" "target" "verdict"
+printf '%-44s %12s %12s\n' "throughput via nginx + tunnel (MiB/s)" "$tun_rate" ""
+printf '%-44s %12s %12s\n' "throughput via nginx stream TCP (MiB/s)" "$tcp_rate" ""
+printf '%-44s %12s %12s  %s\n' "ratio tunnel/TCP" "$ratio" ">= 0.8" "$(verdict "$ratio" 0.8 ge)"
+printf '%-44s %12s %12s\n' "echo round trip via tunnel (us, median)" "$tun_lat" ""
+printf '%-44s %12s %12s\n' "echo round trip via TCP (us, median)" "$tcp_lat" ""
+printf '%-44s %12s %12s  %s\n' "added round trip (ms)" "$added" "<= 0.3" "$(verdict "$added" 0.3 le)"
+printf '%-44s %12s %12s  %s\n' "tunnel process RSS idle (KiB)" "$idle_rss" "<= 2048" "$(verdict "$idle_rss" 2048 le)"
+printf '%-44s %12s %12s  %s\n' "RSS per open tunnel (KiB, $open open)" "$per_tunnel" "<= 256" "$(verdict "$per_tunnel" 256 le)"

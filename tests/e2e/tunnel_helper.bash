@@ -1,0 +1,148 @@
+# shellcheck shell=bash
+# A platform's HTTPS proxy on loopback, for the tunnel tests and benchmark:
+# Debian's nginx with its own config, a private CA and a server certificate
+# for 127.0.0.1 and localhost signed by it.
+#
+#   tunnel_make_ca DIR              ca.pem, server.pem/.key (and other-ca.pem,
+#                                   a CA that signed nothing here) in DIR
+#   tunnel_nginx_start DIR UPSTREAM [STREAM_UPSTREAM]
+#                                   nginx on a free port: https://127.0.0.1:PORT
+#                                   proxies WebSockets (and plain GETs) to
+#                                   127.0.0.1:UPSTREAM with 3 s idle timeouts;
+#                                   with STREAM_UPSTREAM also a plain TCP proxy
+#                                   (nginx's stream module) to it. Sets
+#                                   TUNNEL_NGINX_PORT (and TUNNEL_STREAM_PORT).
+#   tunnel_nginx_stop DIR           stops it (safe when nothing runs)
+#
+# The functions print a reason on stderr and return non-zero on failure, so a
+# script outside bats can use them too.
+
+# Seconds nginx lets a proxied connection sit idle (proxy_read_timeout and
+# proxy_send_timeout): short, so that a test sees whether pings keep it open.
+TUNNEL_PROXY_TIMEOUT=${TUNNEL_PROXY_TIMEOUT:-3}
+TUNNEL_NGINX_STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so
+
+# _tunnel_free_port: a TCP port nobody listens on (common.sh's sb_free_port).
+_tunnel_free_port() {
+	sb_free_port
+}
+
+tunnel_make_ca() {
+	local dir=$1
+	mkdir -p "$dir"
+	[[ -s $dir/server.pem && -s $dir/other-ca.pem ]] && return 0
+	command -v openssl >/dev/null || {
+		echo "tunnel_make_ca: needs openssl" >&2
+		return 1
+	}
+	(
+		set -e
+		cd "$dir"
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+			-subj "/CN=sshboot test CA" -keyout ca.key -out ca.pem 2>/dev/null
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-subj "/CN=localhost" -keyout server.key -out server.csr 2>/dev/null
+		printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" \
+			"basicConstraints=CA:FALSE" "extendedKeyUsage=serverAuth" >server.ext
+		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+			-days 2 -extfile server.ext -out server.pem 2>/dev/null
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+			-subj "/CN=another test CA" -keyout other-ca.key -out other-ca.pem 2>/dev/null
+	) || {
+		echo "tunnel_make_ca: openssl failed in $dir" >&2
+		return 1
+	}
+}
+
+tunnel_nginx_start() {
+	local dir=$1 upstream=$2 stream_upstream=${3:-} port stream_port="" i
+	command -v nginx >/dev/null || {
+		echo "tunnel_nginx_start: needs nginx (nginx-light; bash scripts/install-deps.sh)" >&2
+		return 1
+	}
+	if [[ -n $stream_upstream && ! -f $TUNNEL_NGINX_STREAM_MODULE ]]; then
+		echo "tunnel_nginx_start: needs $TUNNEL_NGINX_STREAM_MODULE (libnginx-mod-stream)" >&2
+		return 1
+	fi
+	tunnel_make_ca "$dir" || return 1
+	mkdir -p "$dir/temp"
+	port=$(_tunnel_free_port) || return 1
+	{
+		[[ -z $stream_upstream ]] || echo "load_module $TUNNEL_NGINX_STREAM_MODULE;"
+		cat <<-CONF
+			daemon on;
+			pid $dir/nginx.pid;
+			error_log $dir/error.log warn;
+			worker_processes 1;
+			events { worker_connections 1024; }
+			http {
+			    access_log off;
+			    client_body_temp_path $dir/temp/body;
+			    proxy_temp_path $dir/temp/proxy;
+			    fastcgi_temp_path $dir/temp/fastcgi;
+			    uwsgi_temp_path $dir/temp/uwsgi;
+			    scgi_temp_path $dir/temp/scgi;
+			    map \$http_upgrade \$connection_upgrade {
+			        default upgrade;
+			        ''      close;
+			    }
+			    server {
+			        listen 127.0.0.1:$port ssl;
+			        server_name localhost;
+			        ssl_certificate $dir/server.pem;
+			        ssl_certificate_key $dir/server.key;
+			        location / {
+			            proxy_pass http://127.0.0.1:$upstream;
+			            proxy_http_version 1.1;
+			            proxy_set_header Upgrade \$http_upgrade;
+			            proxy_set_header Connection \$connection_upgrade;
+			            proxy_set_header Host \$host;
+			            proxy_buffering off;
+			            proxy_read_timeout ${TUNNEL_PROXY_TIMEOUT}s;
+			            proxy_send_timeout ${TUNNEL_PROXY_TIMEOUT}s;
+			        }
+			    }
+			}
+		CONF
+		if [[ -n $stream_upstream ]]; then
+			stream_port=$(_tunnel_free_port) || return 1
+			cat <<-CONF
+				stream {
+				    server {
+				        listen 127.0.0.1:$stream_port;
+				        proxy_pass 127.0.0.1:$stream_upstream;
+				    }
+				}
+			CONF
+		fi
+	} >"$dir/nginx.conf"
+	if ! nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" 2>"$dir/start.log"; then
+		echo "tunnel_nginx_start: nginx did not start: $(tail -n 3 "$dir/start.log" "$dir/error.log" 2>/dev/null)" >&2
+		return 1
+	fi
+	for ((i = 0; i < 100; i++)); do
+		if sb_port_in_use "$port" && { [[ -z $stream_port ]] || sb_port_in_use "$stream_port"; }; then
+			TUNNEL_NGINX_PORT=$port
+			TUNNEL_STREAM_PORT=$stream_port
+			export TUNNEL_NGINX_PORT TUNNEL_STREAM_PORT
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "tunnel_nginx_start: nginx does not listen on $port after 10 s: $(tail -n 3 "$dir/error.log")" >&2
+	tunnel_nginx_stop "$dir"
+	return 1
+}
+
+tunnel_nginx_stop() {
+	local dir=$1 pid i
+	[[ -s $dir/nginx.pid ]] || return 0
+	pid=$(<"$dir/nginx.pid")
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	rm -f "$dir/nginx.pid"
+}

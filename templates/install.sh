@@ -302,7 +302,9 @@ install_sshboot() {
 	new=$SSHBOOT_INSTALL_DIR/.sshboot.new.$$
 	install -m 0755 "$tmp_dir/$asset" "$new"
 	got=$("$new" --version </dev/null 2>/dev/null) || got=
-	got_version=$(printf '%s\n' "$got" | awk 'NR == 1 && $1 == "sshboot" { print $2 }')
+	# One line of printable text: it came from the download.
+	got=$(printf '%s\n' "$got" | head -n 1 | tr -cd '[:print:]' | cut -c 1-200)
+	got_version=$(printf '%s\n' "$got" | awk '$1 == "sshboot" { print $2 }')
 	want=${signed_version:-$want_version}
 	if [ -z "$got_version" ] || { [ -n "$want" ] && [ "$got_version" != "$want" ]; }; then
 		rm -f "$new"

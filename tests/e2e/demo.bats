@@ -22,6 +22,8 @@ setup() {
 
 teardown() {
 	if [[ -n ${DEMO_NAME:-} ]]; then
+		# The container, or the unshare + chroot fall-back.
+		demo stop >/dev/null 2>&1 || true
 		podman rm -f -t 0 "$DEMO_NAME" >/dev/null 2>&1 || true
 		podman volume rm -f "$DEMO_NAME-state" >/dev/null 2>&1 || true
 		podman rmi "localhost/$DEMO_NAME:latest" >/dev/null 2>&1 || true
@@ -77,4 +79,28 @@ demo_connect_line() {
 	local l
 	l=$(grep -E -m 1 -- "$E2E_CONNECT_RE" <<<"$DEMO_OUTPUT") || return 1
 	printf '%s\n' "${l#"${l%%[! ]*}"}"
+}
+
+@test "when podman does not work the demo still starts sshboot, and says so as the last thing it prints" {
+	# A podman that fails, first on PATH.
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	printf '#!/bin/sh\necho "Error: this podman is broken on purpose" >&2\nexit 125\n' >"$BATS_TEST_TMPDIR/bin/podman"
+	chmod 0755 "$BATS_TEST_TMPDIR/bin/podman"
+	PATH=$BATS_TEST_TMPDIR/bin:$PATH run demo
+	DEMO_OUTPUT=$output
+	assert_success
+	assert_output --partial "runner: chroot"
+	assert_equal "${lines[-1]}" "==> WARNING: podman does not work here (Error: this podman is broken on purpose); sshboot runs with unshare + chroot instead, not in a container"
+	local line words
+	line=$(demo_connect_line) || fail "no connect command in the demo's output"
+	read -ra words <<<"$line"
+	run -0 /usr/bin/ssh -F none -i "$HOME/.ssh/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes \
+		-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile="$HOME/known_hosts" \
+		-o ConnectTimeout=10 -o LogLevel=ERROR "${words[@]:1}" 'cat /proc/1/comm'
+	assert_output sshboot
+	PATH=$BATS_TEST_TMPDIR/bin:$PATH run demo stop
+	assert_success
+	assert_output --partial "stopped the demo"
+	run sb_port_in_use "$DEMO_PORT"
+	assert_failure
 }

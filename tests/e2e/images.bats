@@ -332,7 +332,8 @@ kube_teardown() {
 		-f docker/Dockerfile -t "$tag" "$ctx"
 	echo "$tag" >>"$BATS_TEST_TMPDIR/images"
 	assert_success
-	refute_output --partial 'cmake --build'
+	# (The RUN that compiles is printed, but compiles nothing.)
+	refute_output --regexp 'Building CXX object|Linking CXX'
 	assert_output --partial 'sshboot-linux-x86_64: OK'
 	cmp <(podman run --rm --network host --entrypoint /bin/cat "$tag" /usr/local/bin/sshboot) "$ctx/dist/sshboot-linux-x86_64"
 	# A binary that does not match SHA256SUMS stops the build.

@@ -8,11 +8,14 @@
 # Your key: $SSH_PUBLIC_KEY when set, else ~/.ssh/id_ed25519.pub, id_ecdsa.pub
 # or id_rsa.pub; with none of them, a new ~/.ssh/id_ed25519 is generated.
 # Port: $SSHBOOT_DEMO_PORT, else 2222 when free, else a free port.
+# Container name: $SSHBOOT_DEMO_NAME, else sshboot-demo (its host keys are
+# kept in the podman volume NAME-state).
 #
 # Runs the image with podman (host networking). The image comes from
 # docker/Dockerfile when it exists, else from a Debian root made with
 # mmdebstrap plus the built binary. Without a working podman, the same root
-# runs in its own PID namespace with unshare + chroot.
+# runs in its own PID namespace with unshare + chroot; when that happens, the
+# reason is the last thing the demo prints.
 set -euo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
@@ -22,8 +25,9 @@ source scripts/lib/common.sh
 
 BUILD=$SSHBOOT_BUILD_DIR
 DEMO=$BUILD/demo
-NAME=sshboot-demo
-IMAGE=localhost/sshboot-demo:latest
+NAME=${SSHBOOT_DEMO_NAME:-sshboot-demo}
+[[ $NAME =~ ^[a-z0-9][a-z0-9_.-]*$ ]] || sb_die "SSHBOOT_DEMO_NAME=$NAME is not a container name (a-z, 0-9, _ . -)"
+IMAGE=localhost/$NAME:latest
 BASE_IMAGE=localhost/debian-base:bookworm
 DOCKERFILE=${SSHBOOT_DEMO_DOCKERFILE:-docker/Dockerfile}
 ROOT_TAR=$BUILD/e2e/root.tar
@@ -190,7 +194,7 @@ run_podman() {
 	done
 	# Host keys persist in a named volume, so a second demo run serves the
 	# same host key.
-	args+=(-v sshboot-demo-state:/var/lib/sshboot "$IMAGE")
+	args+=(-v "$NAME-state:/var/lib/sshboot" "$IMAGE")
 	podman "${args[@]}" >/dev/null
 	RUNNER=podman
 }
@@ -274,15 +278,22 @@ main() {
 	pick_port
 
 	RUNNER=
+	# Why podman is not used, if it is not: said now and again as the last
+	# thing printed, so it cannot scroll away.
+	FALLBACK=
 	if podman_works; then
 		if build_image && run_podman; then
 			:
 		else
-			sb_log "podman could not build or start the image; falling back to unshare + chroot"
+			FALLBACK="podman could not build or start the image (its error is above); sshboot runs with unshare + chroot instead, not in a container"
 			podman rm -f "$NAME" >/dev/null 2>&1 || true
 		fi
 	else
-		sb_log "podman does not work here; running sshboot with unshare + chroot instead"
+		FALLBACK="podman does not work here ($(podman info 2>&1 | tail -n 1 || true)); sshboot runs with unshare + chroot instead, not in a container"
+	fi
+	if [[ -n $FALLBACK ]]; then
+		sb_log "WARNING: $FALLBACK"
+		trap 'sb_log "WARNING: $FALLBACK"' EXIT
 	fi
 	if [[ -z $RUNNER ]]; then
 		build_binary

@@ -2,8 +2,9 @@
 # Build a release of sshboot into dist/: static, stripped binaries for x86_64
 # and aarch64 (the latter with Debian's cross toolchain and arm64 multiarch
 # libraries), install.sh, SHA256SUMS and, when a signing key is given,
-# SHA256SUMS.minisig and the public key as sshboot.pub. Run on Debian 12 as
-# root (it installs what it needs).
+# SHA256SUMS.minisig (its trusted comment "sshboot VERSION SHA256SUMS") and
+# the public key as sshboot.pub. Run on Debian 12 as root (it installs what it
+# needs).
 #
 #   bash scripts/release.sh VERSION [--out DIR] [--work DIR] [--arch LIST]
 #
@@ -33,7 +34,7 @@ repo=$PWD
 source scripts/lib/common.sh
 
 usage() {
-	sed -n '8,15p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '9,17p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -148,6 +149,7 @@ build_arch() {
 		compile_arch "$arch" "$dir"
 	fi
 	check_binary "$arch" "$dir"
+	check_version "$arch" "$dir"
 	sb_log "$arch: $(stat -c %s "$dir/sshboot-linux-$arch") bytes in $((SECONDS - t0))s"
 }
 
@@ -181,6 +183,20 @@ check_binary() {
 		sb_die "$bin is not an ${machine[$arch]} executable: $(readelf -hW "$bin" | grep Machine:)"
 }
 
+# check_version ARCH DIR: the binary's --version names the release's version
+# (install.sh compares it with the version signed into SHA256SUMS.minisig).
+# The aarch64 binary is checked where it can run (qemu-user).
+check_version() {
+	local arch=$1 bin=$2/sshboot-linux-$1 said
+	if [[ $arch != "$(uname -m)" ]] && ! "$bin" --version >/dev/null 2>&1 </dev/null; then
+		sb_log "warning: cannot run the $arch binary here; its --version is not checked"
+		return 0
+	fi
+	said=$("$bin" --version </dev/null) || sb_die "$bin --version failed"
+	[[ $said == "sshboot $version "* ]] ||
+		sb_die "$bin --version says '$said', not sshboot $version (install.sh would refuse it)"
+}
+
 for arch in "${arch_list[@]}"; do
 	build_arch "$arch"
 done
@@ -209,7 +225,12 @@ if [[ -n ${SSHBOOT_MINISIGN_KEY:-} ]]; then
 	printf 'untrusted comment: minisign public key of the sshboot releases\n%s\n' "$pubkey" >"$out/sshboot.pub"
 	files+=(sshboot.pub)
 fi
-sed "s|^sshboot_release_pubkey=\$|sshboot_release_pubkey=$pubkey|" templates/install.sh >"$out/install.sh"
+# It knows its own version too: without SSHBOOT_VERSION it refuses a
+# release signed for an older one.
+sed -e "s|^sshboot_release_pubkey=\$|sshboot_release_pubkey=$pubkey|" \
+	-e "s|^sshboot_release_version=\$|sshboot_release_version=$version|" templates/install.sh >"$out/install.sh"
+grep -qx "sshboot_release_version=$version" "$out/install.sh" ||
+	sb_die "templates/install.sh has no empty sshboot_release_version= line to fill in"
 chmod 0755 "$out/install.sh"
 files+=(install.sh)
 mapfile -t files < <(printf '%s\n' "${files[@]}" | LC_ALL=C sort)
@@ -217,6 +238,8 @@ mapfile -t files < <(printf '%s\n' "${files[@]}" | LC_ALL=C sort)
 
 if [[ -n $pubkey ]]; then
 	sb_log "signing SHA256SUMS with $SSHBOOT_MINISIGN_KEY (public key $pubkey)"
+	# The trusted comment is signed too: install.sh reads the version from it
+	# and refuses a release signed for another version than it asked for.
 	minisign -S -s "$SSHBOOT_MINISIGN_KEY" -m "$out/SHA256SUMS" -x "$out/SHA256SUMS.minisig" \
 		-t "sshboot $version SHA256SUMS" <"$pw_file" >/dev/null ||
 		sb_die "minisign could not sign SHA256SUMS (wrong key or password file?)"

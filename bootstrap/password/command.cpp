@@ -18,8 +18,10 @@
 #include "password/live_sshd.hpp"
 #include "password/options.hpp"
 #include "run/run.hpp"
+#include "session_env/format.hpp"
 #include "sshd/config.hpp"
 #include "sshd/listen.hpp"
+#include "sshd/locale.hpp"
 #include "sshd/server.hpp"
 #include "sshd/version.hpp"
 #include "util/fd.hpp"
@@ -29,6 +31,24 @@
 
 namespace sshboot::password {
 namespace {
+
+// Sessions get a locale this image has, as under `run` (sshd/locale.hpp): the
+// client's LANG/LC_* only when the image has more locales than C.UTF-8, else
+// the image's own LANG or C.UTF-8 through SetEnv (which sshd has since 7.8).
+void apply_locale(sshd::ConfigParams& params, std::optional<sshd::Version> version) {
+    const auto plan = sshd::plan_locale(sshd::list_locales(), {});
+    params.accept_client_locale = plan.accept_client_locale;
+    const auto syntax = session_env::syntax_for(version);
+    if (!syntax || plan.session_env.empty()) {
+        return;
+    }
+    std::vector<session_env::Variable> vars;
+    for (const auto& entry : plan.session_env) {
+        const auto eq = entry.find('=');
+        vars.push_back({entry.substr(0, eq), eq == std::string::npos ? "" : entry.substr(eq + 1)});
+    }
+    params.set_env = session_env::render_setenv_line(vars, *syntax).line;
+}
 
 constexpr auto k_reload_timeout = std::chrono::seconds(10);
 constexpr auto k_start_timeout = std::chrono::seconds(10);
@@ -292,8 +312,9 @@ util::Expected<std::string> start_own_sshd(const cli::Settings& s, const std::st
     params.use_pam = sshd::image_has_pam_for_sshd();
     params.password_authentication = accounts::has_usable_password(user);
     params.root_password_login = params.password_authentication && user == "root";
-    params.per_source_penalties =
-        sshd::has_per_source_penalties(sshd::read_openssh_version(*sshd_path));
+    const auto version = sshd::read_openssh_version(*sshd_path);
+    params.per_source_penalties = sshd::has_per_source_penalties(version);
+    apply_locale(params, version);
     auto config = sshd::render_config(params);
     if (!config) {
         return config.error();

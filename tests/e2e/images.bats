@@ -87,9 +87,11 @@ teardown() {
 		defaults = dict(m.groups() for l in code if (m := re.match(r"ARG (\w+)=(\S+)$", l)))
 		assert re.fullmatch(bases["debian"], defaults["BASE_IMAGE"]), defaults["BASE_IMAGE"]
 		assert defaults["SSHBOOT_LICENSE"] == "MIT"
-		assert "FROM ${BUILDER_IMAGE} AS binary-source" in code
-		assert "FROM ${BUILDER_IMAGE} AS binary-release" in code
-		assert "FROM binary-${SSHBOOT_BINARY} AS builder" in code
+		assert defaults["SSHBOOT_BINARY"] == "source"
+		# One builder stage: no stage name computed from a build argument
+		# (podman 4.3 cannot resolve one whose argument keeps its default).
+		assert "FROM ${BUILDER_IMAGE} AS builder" in code
+		assert not [l for l in code if re.match(r"FROM \S*\$", l) and not re.match(r"FROM \$\{(BASE|BUILDER)_IMAGE\}( |$)", l)], code
 		assert "FROM ${BASE_IMAGE}" in code
 		assert code[-1] == 'ENTRYPOINT ["/usr/local/bin/sshboot"]', code[-1]
 		assert "EXPOSE 22" in code
@@ -330,7 +332,8 @@ kube_teardown() {
 		-f docker/Dockerfile -t "$tag" "$ctx"
 	echo "$tag" >>"$BATS_TEST_TMPDIR/images"
 	assert_success
-	refute_output --partial 'cmake --build'
+	# (The RUN that compiles is printed, but compiles nothing.)
+	refute_output --regexp 'Building CXX object|Linking CXX'
 	assert_output --partial 'sshboot-linux-x86_64: OK'
 	cmp <(podman run --rm --network host --entrypoint /bin/cat "$tag" /usr/local/bin/sshboot) "$ctx/dist/sshboot-linux-x86_64"
 	# A binary that does not match SHA256SUMS stops the build.
@@ -370,7 +373,7 @@ kube_teardown() {
 	podman run -d --name "$CONTAINER" --network host \
 		-e SSH_PORT="$port" -e SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" \
 		-e RUNPOD_PUBLIC_IP=127.0.0.1 -e RUNPOD_TCP_PORT_22="$port" \
-		-e SSHBOOT_RELEASES_URL="http://127.0.0.1:$http_port" \
+		-e SSHBOOT_RELEASES_URL="http://127.0.0.1:$http_port" -e SSHBOOT_ALLOW_LOOPBACK_HTTP=1 \
 		--entrypoint sh "$stock" -c \
 		'exec sh -c "$(curl -fsSL "$SSHBOOT_RELEASES_URL/latest/download/install.sh")" install.sh run -- sh -c "while [ ! -e /tmp/stop ]; do sleep 0.1; done; exit 5"' \
 		>/dev/null

@@ -124,7 +124,7 @@ img_inputs_hash() {
 		sha256sum "$dockerfile" .dockerignore
 		for src in $(img_copy_sources "$dockerfile"); do
 			# The release binaries are not used by a build from source.
-			[[ $src == dist/ ]] && continue
+			[[ $src == dist || $src == dist/ || $src == 'dis[t]' ]] && continue
 			find "$src" -type f -print0
 		done | sort -z | xargs -0 -r sha256sum
 	) | sha256sum | cut -c1-16

@@ -43,9 +43,17 @@ setup_file() {
 		return 1
 	}
 	ln -s "../download/v$VERSION" "$www/latest/download"
-	# Copies with one thing wrong each.
-	local dir
-	for dir in tampered-binary tampered-sums unsigned empty; do
+	# An unsigned release: no key in its install.sh, no SHA256SUMS.minisig.
+	bash "$E2E_REPO/scripts/release.sh" "$VERSION" --arch x86_64 --use-binary "x86_64=$E2E_SSHBOOT" \
+		--out "$www/unsigned-release" --work "$BATS_FILE_TMPDIR/release-work-unsigned" \
+		>"$BATS_FILE_TMPDIR/release-unsigned.log" 2>&1 </dev/null || {
+		cat "$BATS_FILE_TMPDIR/release-unsigned.log" >&2
+		return 1
+	}
+	# Copies of the signed release with one thing wrong each.
+	local dir next
+	next=$(next_version "$VERSION")
+	for dir in tampered-binary tampered-sums stripped empty signed-older signed-next; do
 		mkdir -p "$www/$dir"
 		cp "$rel/install.sh" "$www/$dir/"
 	done
@@ -53,11 +61,32 @@ setup_file() {
 	printf 'x' >>"$www/tampered-binary/sshboot-linux-x86_64"
 	cp "$www/tampered-binary"/* "$www/tampered-sums/"
 	(cd "$www/tampered-sums" && sha256sum install.sh sshboot-linux-x86_64 >SHA256SUMS)
-	cp "$rel"/* "$www/unsigned/"
-	rm "$www/unsigned/SHA256SUMS.minisig"
+	# A mirror that drops the signature.
+	cp "$rel"/* "$www/stripped/"
+	rm "$www/stripped/SHA256SUMS.minisig"
+	# The same files signed with the release key for an older and for the
+	# next version (what an old release, or a mislabelled one, looks like).
+	resign "$www/signed-older" "$rel" 0.0.1 || return 1
+	resign "$www/signed-next" "$rel" "$next" || return 1
 
 	HTTP_PORT=$(sb_free_port)
-	python3 -m http.server --bind 127.0.0.1 --directory "$www" "$HTTP_PORT" \
+	# http.server, plus /to-http/PATH: a redirect to http://.../PATH.
+	cat >"$BATS_FILE_TMPDIR/serve.py" <<-'PY'
+		import functools, http.server, sys
+		class Handler(http.server.SimpleHTTPRequestHandler):
+		    def do_GET(self):
+		        if self.path.startswith("/to-http/"):
+		            self.send_response(302)
+		            self.send_header("Location", "http://127.0.0.1:%d/%s" % (port, self.path[len("/to-http/"):]))
+		            self.send_header("Content-Length", "0")
+		            self.end_headers()
+		            return
+		        super().do_GET()
+		port = int(sys.argv[2])
+		handler = functools.partial(Handler, directory=sys.argv[1])
+		http.server.ThreadingHTTPServer(("127.0.0.1", port), handler).serve_forever()
+	PY
+	python3 "$BATS_FILE_TMPDIR/serve.py" "$www" "$HTTP_PORT" \
 		>"$BATS_FILE_TMPDIR/http.log" 2>&1 3>&- &
 	echo $! >"$BATS_FILE_TMPDIR/http.pid"
 	echo "$HTTP_PORT" >"$BATS_FILE_TMPDIR/http.port"
@@ -69,6 +98,22 @@ setup_file() {
 	done
 	echo "the HTTP server did not start" >&2
 	return 1
+}
+
+# next_version VERSION: the next minor version (0.1.0 -> 0.2.0).
+next_version() {
+	local major minor
+	IFS=. read -r major minor _ <<<"$1"
+	echo "$major.$((minor + 1)).0"
+}
+
+# resign DIR RELEASE VERSION: RELEASE's files in DIR, with SHA256SUMS signed
+# by the release key for VERSION.
+resign() {
+	cp "$2"/* "$1/"
+	rm "$1/SHA256SUMS.minisig"
+	minisign -S -s "$BATS_FILE_TMPDIR/minisign.key" -m "$1/SHA256SUMS" -x "$1/SHA256SUMS.minisig" \
+		-t "sshboot $3 SHA256SUMS" </dev/null >/dev/null
 }
 
 teardown_file() {
@@ -92,8 +137,9 @@ setup() {
 
 teardown() { e2e_teardown; }
 
-# install_one_liner MODE [ARGS]: the README's `curl ... | sh -s -- MODE` inside
-# the root, with the environment given before it (NAME=value ... --).
+# install_one_liner [NAME=value...] -- MODE [ARGS]: the README's
+# `curl ... | sh -s -- MODE` inside the root, with the environment given
+# before it, and SSHBOOT_ALLOW_LOOPBACK_HTTP=1 unless given otherwise.
 install_one_liner() {
 	local env=()
 	while (($#)) && [[ $1 != -- ]]; do
@@ -101,8 +147,9 @@ install_one_liner() {
 		shift
 	done
 	shift
+	# The release is served over http on loopback: allowed for tests only.
 	# shellcheck disable=SC2016 # expanded by the shell in the root
-	root_exec SSHBOOT_RELEASES_URL="$RELEASES" "${env[@]}" -- /bin/sh -c \
+	root_exec SSHBOOT_ALLOW_LOOPBACK_HTTP=1 SSHBOOT_RELEASES_URL="$RELEASES" "${env[@]}" -- /bin/sh -c \
 		'url=${SSHBOOT_BASE_URL:-$SSHBOOT_RELEASES_URL/latest/download}
 		curl -fsSL "$url/install.sh" | sh -s -- "$@"' sh "$@"
 }
@@ -117,7 +164,7 @@ install_one_liner() {
 @test "the password one-liner in a root without OpenSSH installs it, starts sshd and the printed password logs in" {
 	port=$(free_port)
 	# shellcheck disable=SC2016
-	root_start SSHBOOT_RELEASES_URL="$RELEASES" SSH_PORT="$port" RUNPOD_PUBLIC_IP=127.0.0.1 \
+	root_start SSHBOOT_ALLOW_LOOPBACK_HTTP=1 SSHBOOT_RELEASES_URL="$RELEASES" SSH_PORT="$port" RUNPOD_PUBLIC_IP=127.0.0.1 \
 		RUNPOD_TCP_PORT_22="$port" -- /bin/sh -c \
 		'curl -fsSL "$SSHBOOT_RELEASES_URL/latest/download/install.sh" | sh -s -- password
 		trap "exit 0" TERM; sleep infinity & wait $!'
@@ -189,12 +236,32 @@ install_one_liner() {
 	assert_failure
 }
 
-@test "without a published signature or without minisign it installs on the checksum, and SSHBOOT_REQUIRE_SIGNATURE=1 refuses" {
+@test "a mirror that drops SHA256SUMS.minisig is refused by a signed release's installer" {
 	root_prepare
-	run -0 install_one_liner SSHBOOT_BASE_URL="$RELEASES/unsigned" -- install
-	assert_output --partial "no signature published"
+	run install_one_liner SSHBOOT_BASE_URL="$RELEASES/stripped" -- install
+	assert_failure
+	assert_output --partial "no SHA256SUMS.minisig at $RELEASES/stripped, but this installer knows the release key"
+	assert_output --partial 'nothing was installed'
+	[[ ! -e $E2E_ROOT/usr/local/bin/sshboot ]]
+	[[ ! -e $E2E_ROOT/usr/sbin/sshd ]]
+	# The same with wget.
+	rm "$E2E_ROOT/usr/bin/curl"
+	# shellcheck disable=SC2016
+	run root_exec SSHBOOT_ALLOW_LOOPBACK_HTTP=1 SSHBOOT_BASE_URL="$RELEASES/stripped" -- /bin/sh -c \
+		'wget -qO- "$SSHBOOT_BASE_URL/install.sh" | sh -s -- install'
+	assert_failure
+	assert_output --partial "no SHA256SUMS.minisig at $RELEASES/stripped"
+	[[ ! -e $E2E_ROOT/usr/local/bin/sshboot ]]
+}
+
+@test "an unsigned release installs on the checksum, SSHBOOT_REQUIRE_SIGNATURE=1 refuses it, and without minisign a signed one installs on the checksum" {
+	root_prepare
+	run -0 grep -x 'sshboot_release_pubkey=' "$BATS_FILE_TMPDIR/www/unsigned-release/install.sh"
+	run -0 install_one_liner SSHBOOT_BASE_URL="$RELEASES/unsigned-release" -- install
+	assert_output --partial "an unsigned release"
+	cmp "$REL/sshboot-linux-x86_64" "$E2E_UPPER/usr/local/bin/sshboot"
 	rm -f "$E2E_ROOT/usr/local/bin/sshboot"
-	run install_one_liner SSHBOOT_BASE_URL="$RELEASES/unsigned" SSHBOOT_REQUIRE_SIGNATURE=1 -- install
+	run install_one_liner SSHBOOT_BASE_URL="$RELEASES/unsigned-release" SSHBOOT_REQUIRE_SIGNATURE=1 -- install
 	assert_failure
 	assert_output --partial "SSHBOOT_REQUIRE_SIGNATURE=1"
 	[[ ! -e $E2E_ROOT/usr/local/bin/sshboot ]]
@@ -202,12 +269,105 @@ install_one_liner() {
 	run -0 install_one_liner -- install
 	assert_output --partial "minisign is not installed"
 	cmp "$REL/sshboot-linux-x86_64" "$E2E_UPPER/usr/local/bin/sshboot"
+	rm -f "$E2E_ROOT/usr/local/bin/sshboot"
+	run install_one_liner SSHBOOT_REQUIRE_SIGNATURE=1 -- install
+	assert_failure
+	assert_output --partial "SSHBOOT_REQUIRE_SIGNATURE=1 but minisign is not installed"
+	[[ ! -e $E2E_ROOT/usr/local/bin/sshboot ]]
+}
+
+@test "http:// release URLs are refused; the loopback opt-in admits only 127.x.x.x, localhost and [::1]" {
+	root_prepare
+	run install_one_liner SSHBOOT_ALLOW_LOOPBACK_HTTP=0 -- install
+	assert_failure
+	assert_output --partial "SSHBOOT_RELEASES_URL=$RELEASES is not an https:// URL"
+	assert_output --partial 'nothing was installed'
+	run install_one_liner SSHBOOT_ALLOW_LOOPBACK_HTTP=0 SSHBOOT_BASE_URL="$RELEASES/latest/download" -- install
+	assert_failure
+	assert_output --partial "SSHBOOT_BASE_URL=$RELEASES/latest/download is not an https:// URL"
+	[[ ! -e $E2E_ROOT/usr/local/bin/sshboot ]]
+	# Lookalikes of loopback, refused before anything is downloaded (the
+	# installer runs from the release on loopback, the URL under test is
+	# SSHBOOT_BASE_URL).
+	local url
+	for url in http://127.0.0.1.example.invalid/x http://localhost.example.invalid/x \
+		http://127.0.0.1@example.invalid/x 'http://127.0.0.1:80@example.invalid/x' \
+		http://example.invalid/x ftp://127.0.0.1/x file:///tmp/x; do
+		# shellcheck disable=SC2016
+		run root_exec SSHBOOT_ALLOW_LOOPBACK_HTTP=1 SSHBOOT_BASE_URL="$url" -- \
+			/bin/sh -c 'curl -fsSL "$0" | sh -s -- install' "$RELEASES/latest/download/install.sh"
+		assert_failure
+		assert_output --partial "SSHBOOT_BASE_URL=$url is not an https:// URL"
+	done
+	[[ ! -e $E2E_ROOT/usr/local/bin/sshboot ]]
+}
+
+@test "a redirect from the release URL to http:// is refused by curl and by wget" {
+	root_prepare
+	run install_one_liner SSHBOOT_BASE_URL="$RELEASES/to-http/download/v$VERSION" -- install
+	assert_failure
+	assert_output --partial "download of $RELEASES/to-http/download/v$VERSION/sshboot-linux-x86_64 failed"
+	[[ ! -e $E2E_ROOT/usr/local/bin/sshboot ]]
+	rm "$E2E_ROOT/usr/bin/curl"
+	# shellcheck disable=SC2016 # expanded by the shell in the root
+	run root_exec SSHBOOT_ALLOW_LOOPBACK_HTTP=1 SSHBOOT_BASE_URL="$RELEASES/to-http/download/v$VERSION" -- \
+		/bin/sh -c 'wget -qO- "$0" | sh -s -- install' "$RELEASES/latest/download/install.sh"
+	assert_failure
+	assert_output --partial "was redirected to a URL that is not https://; refused"
+	[[ ! -e $E2E_ROOT/usr/local/bin/sshboot ]]
+	# Without the redirect, wget installs (the check is on the redirect).
+	# shellcheck disable=SC2016
+	run -0 root_exec SSHBOOT_ALLOW_LOOPBACK_HTTP=1 SSHBOOT_BASE_URL="$RELEASES/download/v$VERSION" -- \
+		/bin/sh -c 'wget -qO- "$0" | sh -s -- install' "$RELEASES/latest/download/install.sh"
+	cmp "$REL/sshboot-linux-x86_64" "$E2E_UPPER/usr/local/bin/sshboot"
+}
+
+@test "SSHBOOT_VERSION=<next> with a mirror serving this version's signed files is refused as a downgrade" {
+	root_prepare
+	local next
+	next=$(next_version "$VERSION")
+	run install_one_liner SSHBOOT_VERSION="$next" SSHBOOT_BASE_URL="$RELEASES/download/v$VERSION" -- install
+	assert_failure
+	assert_output --partial "is signed for sshboot $VERSION, not $next as SSHBOOT_VERSION asks"
+	assert_output --partial 'nothing was installed'
+	[[ ! -e $E2E_ROOT/usr/local/bin/sshboot ]]
+	[[ ! -e $E2E_ROOT/usr/sbin/sshd ]]
+	# The same without minisign: the (unverified) signed version still counts.
+	rm "$E2E_ROOT/usr/bin/minisign"
+	run install_one_liner SSHBOOT_VERSION="$next" SSHBOOT_BASE_URL="$RELEASES/download/v$VERSION" -- install
+	assert_failure
+	assert_output --partial "is signed for sshboot $VERSION, not $next"
+	[[ ! -e $E2E_ROOT/usr/local/bin/sshboot ]]
+}
+
+@test "without SSHBOOT_VERSION a release signed for an older version than the installer's is refused" {
+	root_prepare
+	run -0 grep -x "sshboot_release_version=$VERSION" "$REL/install.sh"
+	run install_one_liner SSHBOOT_BASE_URL="$RELEASES/signed-older" -- install
+	assert_failure
+	assert_output --partial "signed for sshboot 0.0.1, older than this installer's release $VERSION (set SSHBOOT_VERSION=0.0.1 to install it anyway)"
+	[[ ! -e $E2E_ROOT/usr/local/bin/sshboot ]]
+}
+
+@test "a binary whose --version differs from the version signed into SHA256SUMS is refused and the installed one stays" {
+	root_prepare
+	local next
+	next=$(next_version "$VERSION")
+	install -D -m 0755 /bin/true "$E2E_ROOT/usr/local/bin/sshboot"
+	run install_one_liner SSHBOOT_VERSION="$next" SSHBOOT_BASE_URL="$RELEASES/signed-next" -- install
+	assert_failure
+	assert_output --partial "SHA256SUMS: minisign signature verified (sshboot $next)"
+	assert_output --partial "says 'sshboot $VERSION "
+	assert_output --partial "not sshboot $next; nothing was installed"
+	cmp /bin/true "$E2E_ROOT/usr/local/bin/sshboot"
+	run compgen -G "$E2E_ROOT/usr/local/bin/.sshboot*"
+	assert_failure
 }
 
 @test "with wget and no curl the installer still installs" {
 	root_prepare
 	rm "$E2E_ROOT/usr/bin/curl"
-	run -0 root_exec SSHBOOT_VERSION="$VERSION" SSHBOOT_RELEASES_URL="$RELEASES" -- /bin/sh -c \
+	run -0 root_exec SSHBOOT_ALLOW_LOOPBACK_HTTP=1 SSHBOOT_VERSION="$VERSION" SSHBOOT_RELEASES_URL="$RELEASES" -- /bin/sh -c \
 		'wget -qO- "$SSHBOOT_RELEASES_URL/download/v$SSHBOOT_VERSION/install.sh" | sh -s -- install'
 	assert_output --partial "SHA256SUMS: minisign signature verified"
 	cmp "$REL/sshboot-linux-x86_64" "$E2E_UPPER/usr/local/bin/sshboot"
@@ -229,7 +389,7 @@ install_one_liner() {
 	t0=$(date +%s%3N)
 	# The README's start command, with the key from the environment.
 	# shellcheck disable=SC2016
-	root_start SSHBOOT_RELEASES_URL="$RELEASES" SSH_PORT="$port" RUNPOD_PUBLIC_IP=127.0.0.1 \
+	root_start SSHBOOT_ALLOW_LOOPBACK_HTTP=1 SSHBOOT_RELEASES_URL="$RELEASES" SSH_PORT="$port" RUNPOD_PUBLIC_IP=127.0.0.1 \
 		RUNPOD_TCP_PORT_22="$port" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" -- /bin/sh -c \
 		'exec sh -c "$(curl -fsSL "$SSHBOOT_RELEASES_URL/latest/download/install.sh")" install.sh run -- \
 			sh -c "while [ ! -e /tmp/stop ]; do sleep 0.1; done; exit 7"'

@@ -78,9 +78,12 @@ require_emulation() {
 	run -0 ls "$DIST"
 	assert_output "$(printf '%s\n' SHA256SUMS SHA256SUMS.minisig install.sh sshboot-linux-aarch64 sshboot-linux-x86_64 sshboot.pub)"
 	assert_equal "$(sed -n 2p "$DIST/sshboot.pub")" "$(sed -n 2p "$BATS_FILE_TMPDIR/minisign.pub")"
-	# install.sh is the template with the release's public key filled in.
+	# install.sh is the template with the release's public key and version
+	# filled in.
 	run -0 grep -x "sshboot_release_pubkey=$(sed -n 2p "$BATS_FILE_TMPDIR/minisign.pub")" "$DIST/install.sh"
-	run -0 diff <(sed 's/^sshboot_release_pubkey=.*/sshboot_release_pubkey=/' "$DIST/install.sh") \
+	run -0 grep -x "sshboot_release_version=$(rel_version)" "$DIST/install.sh"
+	run -0 diff <(sed -e 's/^sshboot_release_pubkey=.*/sshboot_release_pubkey=/' \
+		-e 's/^sshboot_release_version=.*/sshboot_release_version=/' "$DIST/install.sh") \
 		"$E2E_REPO/templates/install.sh"
 	[[ -x $DIST/sshboot-linux-x86_64 && -x $DIST/sshboot-linux-aarch64 && -x $DIST/install.sh ]]
 }
@@ -118,6 +121,9 @@ require_emulation() {
 	run -0 minisign -V -p "$BATS_FILE_TMPDIR/minisign.pub" -m "$DIST/SHA256SUMS" -x "$DIST/SHA256SUMS.minisig"
 	assert_output --partial "Signature and comment signature verified"
 	assert_output --partial "sshboot $(rel_version) SHA256SUMS"
+	# The trusted comment is exactly what install.sh reads the version from.
+	run -0 minisign -V -Q -p "$BATS_FILE_TMPDIR/minisign.pub" -m "$DIST/SHA256SUMS" -x "$DIST/SHA256SUMS.minisig"
+	assert_output "sshboot $(rel_version) SHA256SUMS"
 	local changed=$BATS_TEST_TMPDIR/SHA256SUMS
 	cp "$DIST/SHA256SUMS" "$changed"
 	printf '%064d  sshboot-linux-x86_64\n' 0 >>"$changed"

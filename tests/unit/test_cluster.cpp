@@ -174,6 +174,17 @@ TEST(ValidateSecret, RefusesPhrasesAndRepeatsWithoutThePrefix) {
     }
 }
 
+TEST(EstimateSecretBits, APhraseSaidAgainAcrossACapitalStaysWeak) {
+    // Said twice, the seam ("secretAAAsshboot") has enough capitals inside
+    // words that the whole text no longer reads like words; the repeat must
+    // still cost only a few bits.
+    const std::string once = "AAsshboot cluster secretA";
+    const double one = cluster::estimate_text_bits(once);
+    EXPECT_LT(cluster::estimate_text_bits(once + once), one + 16.0);
+    EXPECT_FALSE(cluster::validate_secret(once + once + once, "S").has_value());
+    EXPECT_FALSE(cluster::validate_secret("sshboot-cluster-v1:" + once + once, "S").has_value());
+}
+
 TEST(EstimateSecretBits, EveryGeneratedSecretIsWellAboveTheThreshold) {
     double lowest = 1e9;
     for (int i = 0; i < 20000; ++i) {

@@ -94,7 +94,7 @@ node-2 slots=2"
 	run -0 cluster_exec 0 -- sshboot cluster register --rank 1 --addr 10.213.0.2 --nodes 3
 	# What any local user can do: flock the directory (a read-only open)...
 	# (ended with the node: its PID namespace goes with its PID 1)
-	cluster_exec 0 -u nobody -- flock /run/sshboot/cluster.d sleep 120 </dev/null >/dev/null 2>&1 3>&- &
+	cluster_exec 0 -u nobody -- flock /run/sshboot/cluster.d sleep infinity </dev/null >/dev/null 2>&1 3>&- &
 	for ((i = 0; i < 100; i++)); do
 		cluster_exec 0 -- flock -n /run/sshboot/cluster.d true || break
 		sleep 0.1

@@ -146,7 +146,7 @@ upgrade_headers=(-H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSoc
 }
 
 @test "300 connections that never finish their headers leave a login through the tunnel working and PID 1 and COMMAND unaffected" {
-	start_tunnel -- sleep 600
+	start_tunnel -- sleep infinity
 	HOLDER_OUT=$BATS_TEST_TMPDIR/holder
 	/usr/bin/python3 -c '
 import socket, sys, time

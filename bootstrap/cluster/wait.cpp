@@ -57,43 +57,77 @@ struct Running {
 
 }  // namespace
 
+namespace {
+
+// Starts argv with stdin from /dev/null and stdout and stderr into a pipe;
+// the pipe's read end is returned in `out`. Empty on failure, with why.
+std::string spawn_captured(const std::vector<std::string>& argv, Running& out) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        return "cannot create a pipe";
+    }
+    util::UniqueFd rd(fds[0]);
+    util::UniqueFd wr(fds[1]);
+    std::vector<char*> args;
+    for (const auto& a : argv) {
+        args.push_back(const_cast<char*>(a.c_str()));
+    }
+    args.push_back(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        const int devnull = ::open("/dev/null", O_RDONLY);
+        if (devnull >= 0) {
+            ::dup2(devnull, STDIN_FILENO);
+        }
+        ::dup2(wr.get(), STDOUT_FILENO);
+        ::dup2(wr.get(), STDERR_FILENO);
+        ::execv(args[0], args.data());
+        ::_exit(127);
+    }
+    if (pid < 0) {
+        return "cannot fork";
+    }
+    out.pid = pid;
+    out.out = std::move(rd);
+    return {};
+}
+
+// Reads what is there from a child's pipe into `output` (kept to about
+// 64 KiB); false once the pipe is at its end.
+bool drain(Running& p, std::string& output) {
+    char buf[4096];
+    const ssize_t got = ::read(p.out.get(), buf, sizeof buf);
+    if (got > 0) {
+        if (output.size() < 65536) {
+            output.append(buf, static_cast<std::size_t>(got));
+        }
+        return true;
+    }
+    if (got < 0 && errno == EINTR) {
+        return true;
+    }
+    p.out.reset();
+    return false;
+}
+
+int reap(pid_t pid) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+}
+
+}  // namespace
+
 std::vector<CommandResult> run_commands(const std::vector<std::vector<std::string>>& argvs,
                                         std::chrono::steady_clock::time_point hard_deadline) {
     std::vector<CommandResult> results(argvs.size());
     std::vector<Running> probes(argvs.size());
     for (std::size_t i = 0; i < probes.size(); ++i) {
-        int fds[2];
-        if (::pipe2(fds, O_CLOEXEC) != 0) {
-            results[i].output = "cannot create a pipe";
-            continue;
-        }
-        util::UniqueFd rd(fds[0]);
-        util::UniqueFd wr(fds[1]);
-        std::vector<char*> args;
-        for (const auto& a : argvs[i]) {
-            args.push_back(const_cast<char*>(a.c_str()));
-        }
-        args.push_back(nullptr);
-        const pid_t pid = ::fork();
-        if (pid == 0) {
-            sigset_t none;
-            sigemptyset(&none);
-            ::sigprocmask(SIG_SETMASK, &none, nullptr);
-            const int devnull = ::open("/dev/null", O_RDONLY);
-            if (devnull >= 0) {
-                ::dup2(devnull, STDIN_FILENO);
-            }
-            ::dup2(wr.get(), STDOUT_FILENO);
-            ::dup2(wr.get(), STDERR_FILENO);
-            ::execv(args[0], args.data());
-            ::_exit(127);
-        }
-        if (pid < 0) {
-            results[i].output = "cannot fork";
-            continue;
-        }
-        probes[i].pid = pid;
-        probes[i].out = std::move(rd);
+        results[i].output = spawn_captured(argvs[i], probes[i]);
     }
     for (;;) {
         std::vector<pollfd> fds;
@@ -127,32 +161,27 @@ std::vector<CommandResult> run_commands(const std::vector<std::vector<std::strin
             if (fds[k].revents == 0) {
                 continue;
             }
-            Running& p = probes[which[k]];
-            std::string& output = results[which[k]].output;
-            char buf[4096];
-            const ssize_t got = ::read(p.out.get(), buf, sizeof buf);
-            if (got > 0) {
-                if (output.size() < 65536) {
-                    output.append(buf, static_cast<std::size_t>(got));
-                }
-            } else if (got == 0 || errno != EINTR) {
-                p.out.reset();
-            }
+            drain(probes[which[k]], results[which[k]].output);
         }
     }
     for (std::size_t i = 0; i < probes.size(); ++i) {
         if (probes[i].pid <= 0) {
             continue;
         }
-        int status = 0;
-        while (::waitpid(probes[i].pid, &status, 0) < 0 && errno == EINTR) {
-        }
-        results[i].exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+        results[i].exit_code = reap(probes[i].pid);
     }
     return results;
 }
 
 namespace {
+
+// A node that refused or did not resolve is tried again after this, then
+// twice as long each time up to the last: a node seen listening is found
+// within about a second however long the wait has run.
+constexpr std::chrono::milliseconds k_first_retry{100};
+constexpr std::chrono::milliseconds k_last_retry{1000};
+// How often a primary without a node list reads the registered workers.
+constexpr std::chrono::milliseconds k_reread_every{200};
 
 std::string endpoint(const Node& n) {
     const bool v6 = n.host.find(':') != std::string::npos;
@@ -348,9 +377,22 @@ int wait_command(const std::vector<std::string>& args) {
     // they register, so it is read again until all have.
     std::deque<Node> known(state->nodes.begin(), state->nodes.end());
     const auto expected = static_cast<std::size_t>(state->node_count());
-    std::vector<const Node*> pending;
+    // One entry per node not ready yet. Each is probed on its own schedule:
+    // tried again soon after its own probe fails, so a node that starts
+    // listening is seen within a short backoff, whatever the others do.
+    struct Pending {
+        const Node* node;
+        Running run;
+        std::string output;
+        Clock::time_point next_try;
+        Clock::time_point kill_at;
+        std::chrono::milliseconds backoff{k_first_retry};
+        std::string why;
+        bool tried = false;
+    };
+    std::vector<Pending> pending;
     for (const Node& n : known) {
-        pending.push_back(&n);
+        pending.push_back(Pending{&n, {}, {}, start, {}, k_first_retry, {}, false});
     }
     auto missing_ranks = [&] {
         std::vector<int> out;
@@ -362,10 +404,12 @@ int wait_command(const std::vector<std::string>& args) {
         }
         return out;
     };
-    auto reread = [&] {
-        if (known.size() >= expected) {
+    auto next_reread = start;
+    auto reread = [&](Clock::time_point now) {
+        if (known.size() >= expected || now < next_reread) {
             return;
         }
+        next_reread = now + k_reread_every;
         auto again = util::read_file(options->state_file, 1 << 20);
         auto fresh = again ? parse_state(*again) : util::Expected<ClusterState>(again.error());
         if (!fresh) {
@@ -375,72 +419,126 @@ int wait_command(const std::vector<std::string>& args) {
             if (std::none_of(known.begin(), known.end(),
                              [&](const Node& k) { return k.rank == n.rank; })) {
                 known.push_back(n);
-                pending.push_back(&known.back());
+                pending.push_back(
+                    Pending{&known.back(), {}, {}, now, {}, k_first_retry, {}, false});
             }
         }
     };
-    std::vector<std::pair<const Node*, std::string>> not_ready;
     // What each node said last, so that a change is reported once (stderr).
     std::map<int, std::string> last_reason;
-    auto pause = std::chrono::milliseconds(200);
-    for (;;) {
-        reread();
-        const auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - Clock::now());
-        const int connect_timeout = static_cast<int>(std::clamp<long long>(left.count(), 1, 5));
-        std::vector<const Node*> probed = pending;
-        std::vector<std::vector<std::string>> argvs;
-        for (const Node* node : probed) {
-            argvs.push_back(probe_command(*ssh, *state, *node, connect_timeout));
+    auto finish = [&](Pending& p, int exit_code) {
+        const ProbeVerdict v = classify_probe(exit_code, p.output);
+        p.output.clear();
+        auto& last = last_reason[p.node->rank];
+        const auto now = Clock::now();
+        if (v.ready) {
+            if (!last.empty()) {
+                std::fprintf(stderr, "cluster wait: %s (%s) is ready\n", p.node->alias().c_str(),
+                             endpoint(*p.node).c_str());
+            }
+            return true;
         }
-        const auto results =
-            run_commands(argvs, Clock::now() + std::chrono::seconds(connect_timeout + 10));
-        pending.clear();
-        not_ready.clear();
-        for (std::size_t i = 0; i < probed.size(); ++i) {
-            const Node* node = probed[i];
-            const ProbeVerdict v = classify_probe(results[i].exit_code, results[i].output);
-            auto& last = last_reason[node->rank];
-            if (v.ready) {
-                if (!last.empty()) {
-                    std::fprintf(stderr, "cluster wait: %s (%s) is ready\n", node->alias().c_str(),
-                                 endpoint(*node).c_str());
-                }
+        if (v.why != last && now < deadline) {
+            std::fprintf(stderr, "cluster wait: %s (%s): %s; trying again\n",
+                         p.node->alias().c_str(), endpoint(*p.node).c_str(), v.why.c_str());
+        }
+        last = v.why;
+        p.why = v.why;
+        p.next_try = now + p.backoff;
+        p.backoff = std::min(p.backoff * 2, k_last_retry);
+        return false;
+    };
+    for (;;) {
+        auto now = Clock::now();
+        reread(now);
+        // Start the probes that are due: until the deadline, and each node
+        // at least once (--timeout 0 tries once).
+        for (Pending& p : pending) {
+            if (p.run.pid > 0 || now < p.next_try || (p.tried && now >= deadline)) {
                 continue;
             }
-            if (v.why != last && Clock::now() < deadline) {
-                std::fprintf(stderr, "cluster wait: %s (%s): %s; trying again\n",
-                             node->alias().c_str(), endpoint(*node).c_str(), v.why.c_str());
+            const auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - now);
+            const int connect_timeout = static_cast<int>(std::clamp<long long>(left.count(), 1, 5));
+            p.tried = true;
+            p.run = Running{};
+            const std::string failed =
+                spawn_captured(probe_command(*ssh, *state, *p.node, connect_timeout), p.run);
+            if (!failed.empty()) {
+                p.output = failed;
+                finish(p, 255);
+                continue;
             }
-            last = v.why;
-            pending.push_back(node);
-            not_ready.emplace_back(node, v.why);
+            p.kill_at = now + std::chrono::seconds(connect_timeout + 10);
         }
+        const bool running = std::any_of(pending.begin(), pending.end(),
+                                         [](const Pending& p) { return p.run.pid > 0; });
         if (pending.empty() && known.size() >= expected) {
-            const double took = std::chrono::duration<double>(Clock::now() - start).count();
+            const double took = std::chrono::duration<double>(now - start).count();
             std::printf("cluster ready: all %zu nodes accept SSH (%.2f s)\n", known.size(), took);
             return 0;
         }
-        const auto now = Clock::now();
-        if (now >= deadline) {
+        if (!running && now >= deadline) {
             break;
         }
-        // One more round at the deadline at the latest.
-        const auto nap = std::min<Clock::duration>(pause, deadline - now);
-        ::usleep(static_cast<useconds_t>(
-            std::chrono::duration_cast<std::chrono::microseconds>(nap).count()));
-        pause = std::min(pause * 2, std::chrono::milliseconds(3000));
+        // Sleep until a probe says something, one is due or must be
+        // stopped, the state is to be read again, or the deadline.
+        auto wake = deadline;
+        if (known.size() < expected) {
+            wake = std::min(wake, next_reread);
+        }
+        std::vector<pollfd> fds;
+        std::vector<Pending*> which;
+        for (Pending& p : pending) {
+            if (p.run.pid > 0) {
+                wake = std::min(wake, p.kill_at);
+                if (p.run.out.get() >= 0) {
+                    fds.push_back(pollfd{p.run.out.get(), POLLIN, 0});
+                    which.push_back(&p);
+                }
+            } else if (!p.tried || now < deadline) {
+                wake = std::min(wake, p.next_try);
+            }
+        }
+        const auto nap = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count();
+        const int n =
+            ::poll(fds.data(), fds.size(), static_cast<int>(std::clamp<long long>(nap, 0, 1000)));
+        if (n < 0 && errno != EINTR) {
+            break;
+        }
+        now = Clock::now();
+        for (std::size_t k = 0; k < fds.size(); ++k) {
+            if (fds[k].revents != 0) {
+                drain(which[k]->run, which[k]->output);
+            }
+        }
+        for (Pending& p : pending) {
+            if (p.run.pid > 0 && p.run.out.get() >= 0 && now >= p.kill_at) {
+                ::kill(p.run.pid, SIGKILL);
+                p.run.out.reset();
+                p.output += "\nsshboot: no answer in time\n";
+            }
+            if (p.run.pid > 0 && p.run.out.get() < 0) {
+                const int code = reap(p.run.pid);
+                p.run.pid = -1;
+                if (finish(p, code)) {
+                    p.node = nullptr;
+                }
+            }
+        }
+        std::erase_if(pending, [](const Pending& p) { return p.node == nullptr; });
     }
     const auto missing = missing_ranks();
     std::printf("cluster not ready after %d s: %zu of %zu nodes do not accept SSH yet\n",
-                options->timeout_seconds, not_ready.size() + missing.size(), expected);
+                options->timeout_seconds, pending.size() + missing.size(), expected);
     for (int r : missing) {
         std::printf(
             "  node-%d: not registered with this node yet (each worker runs `sshboot cluster "
             "register` here once its sshd is up)\n",
             r);
     }
-    for (const auto& [node, why] : not_ready) {
-        std::printf("  %s (%s): %s\n", node->alias().c_str(), endpoint(*node).c_str(), why.c_str());
+    for (const Pending& p : pending) {
+        std::printf("  %s (%s): %s\n", p.node->alias().c_str(), endpoint(*p.node).c_str(),
+                    p.why.c_str());
     }
     return 1;
 }

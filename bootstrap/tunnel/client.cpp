@@ -51,7 +51,7 @@ using tcp = net::ip::tcp;
 constexpr std::chrono::seconds k_setup_deadline{30};
 // One read from stdin or the WebSocket at a time, at most this much: the
 // bound on what the client holds in each direction.
-constexpr std::size_t k_chunk = 64 * 1024;
+constexpr std::size_t k_chunk = 256 * 1024;
 constexpr std::size_t k_max_hosts_file = 1 << 20;
 // How long a close we started may wait for the server's close frame.
 constexpr std::chrono::seconds k_close_deadline{5};

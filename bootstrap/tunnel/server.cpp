@@ -100,7 +100,7 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
   private:
     // client -> sshd
     void read_client() {
-        m_ws->async_read_some(asio::buffer(m_from_client.data(), m_from_client.size()),
+        m_ws->async_read_some(asio::buffer(m_from_client.get(), k_relay_chunk),
                               [self = shared_from_this()](error_code ec, std::size_t n) {
                                   if (ec) {
                                       // A close frame from the client (answered by Beast), or
@@ -114,7 +114,7 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
                                   }
                                   self->m_bytes_in += n;
                                   asio::async_write(self->m_sshd,
-                                                    asio::buffer(self->m_from_client.data(), n),
+                                                    asio::buffer(self->m_from_client.get(), n),
                                                     [self](error_code wec, std::size_t) {
                                                         if (wec) {
                                                             // read_sshd fails next and closes the
@@ -130,23 +130,22 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
 
     // sshd -> client
     void read_sshd() {
-        m_sshd.async_read_some(asio::buffer(m_from_sshd.data(), m_from_sshd.size()),
+        m_sshd.async_read_some(asio::buffer(m_from_sshd.get(), k_relay_chunk),
                                [self = shared_from_this()](error_code ec, std::size_t n) {
                                    if (ec) {
                                        self->close_client();
                                        return;
                                    }
                                    self->m_bytes_out += n;
-                                   self->m_ws->async_write(
-                                       asio::buffer(self->m_from_sshd.data(), n),
-                                       [self](error_code wec, std::size_t) {
-                                           if (wec) {
-                                               error_code ignored;
-                                               self->m_sshd.close(ignored);
-                                               return;
-                                           }
-                                           self->read_sshd();
-                                       });
+                                   self->m_ws->async_write(asio::buffer(self->m_from_sshd.get(), n),
+                                                           [self](error_code wec, std::size_t) {
+                                                               if (wec) {
+                                                                   error_code ignored;
+                                                                   self->m_sshd.close(ignored);
+                                                                   return;
+                                                               }
+                                                               self->read_sshd();
+                                                           });
                                });
     }
 
@@ -169,8 +168,10 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
     std::string m_peer;
     unsigned long long m_id;
     bool m_open = false;
-    std::array<char, k_relay_chunk> m_from_client{};
-    std::array<char, k_relay_chunk> m_from_sshd{};
+    // Not zeroed: a page is only resident once a read has reached it, so an
+    // idle tunnel costs little more than its first pages.
+    std::unique_ptr<char[]> m_from_client = std::make_unique_for_overwrite<char[]>(k_relay_chunk);
+    std::unique_ptr<char[]> m_from_sshd = std::make_unique_for_overwrite<char[]>(k_relay_chunk);
     unsigned long long m_bytes_in = 0;
     unsigned long long m_bytes_out = 0;
     bool m_closing = false;

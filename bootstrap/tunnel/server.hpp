@@ -20,7 +20,7 @@ inline constexpr int k_handshake_seconds = 10;
 // closed at once (each costs a file descriptor and a timer).
 inline constexpr int k_max_pending = 1024;
 // Bytes read per direction before the next read waits for the write.
-inline constexpr std::size_t k_relay_chunk = 32 * 1024;
+inline constexpr std::size_t k_relay_chunk = 64 * 1024;
 
 // Serves on `listen_fd` until SIGTERM or SIGINT; returns the exit code.
 // Sleeps in epoll with no timer armed while no connection is open.

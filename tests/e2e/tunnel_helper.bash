@@ -98,6 +98,8 @@ tunnel_nginx_start() {
 			            proxy_set_header Connection \$connection_upgrade;
 			            proxy_set_header Host \$host;
 			            proxy_buffering off;
+			            proxy_buffer_size 64k;
+			            proxy_buffers 4 64k;
 			            proxy_read_timeout ${TUNNEL_PROXY_TIMEOUT}s;
 			            proxy_send_timeout ${TUNNEL_PROXY_TIMEOUT}s;
 			        }
@@ -111,6 +113,7 @@ tunnel_nginx_start() {
 				    server {
 				        listen 127.0.0.1:$stream_port;
 				        proxy_pass 127.0.0.1:$stream_upstream;
+				        proxy_buffer_size 64k;
 				    }
 				}
 			CONF

@@ -16,6 +16,8 @@ setup_file() {
 
 setup() {
 	e2e_setup
+	# The client reads these; none from the caller's environment may apply.
+	unset https_proxy HTTPS_PROXY http_proxy HTTP_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 	command -v nginx >/dev/null || e2e_fail_or_skip "needs nginx (nginx-light; bash scripts/install-deps.sh)"
 	[[ -x $E2E_SSHBOOT ]] || fail "no sshboot binary at $E2E_SSHBOOT"
 }
@@ -27,6 +29,7 @@ teardown() {
 			kill "$pid" 2>/dev/null || true
 		done <"$BATS_TEST_TMPDIR/client-pids"
 	fi
+	tunnel_proxy_stop "$BATS_TEST_TMPDIR/connect-proxy"
 	tunnel_nginx_stop "$TUNNEL_DIR"
 	e2e_teardown
 }
@@ -43,6 +46,15 @@ start_tunnel() {
 		SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")" "$@"
 	wait_for_output 'ProxyCommand sshboot tunnel '
 	wait_for_port "$TUNNEL_PORT"
+}
+
+# start_connect_proxy [--user U --password P]: an HTTP CONNECT proxy on
+# 127.0.0.1 for this test, as a corporate network's HTTPS_PROXY. Sets
+# TUNNEL_PROXY_PORT and PROXY_LOG (one line per CONNECT: target, status).
+start_connect_proxy() {
+	[[ -x /usr/bin/python3 ]] || e2e_fail_or_skip "needs /usr/bin/python3"
+	tunnel_proxy_start "$BATS_TEST_TMPDIR/connect-proxy" "$@" || fail "the CONNECT proxy did not start"
+	PROXY_LOG=$BATS_TEST_TMPDIR/connect-proxy/connect.log
 }
 
 # tunnel_ssh_config [PROXYCOMMAND]: an ssh config for host `tun` made from the
@@ -217,4 +229,79 @@ tunnel_ssh_config() {
 	(($(wc -l <<<"$stderr") == 1)) || fail "more than one line: $stderr"
 	run --separate-stderr "$E2E_SSHBOOT" tunnel "ftp://example.invalid/ssh" </dev/null
 	assert_failure 2
+}
+
+@test "a key login with HTTPS_PROXY goes through the proxy's CONNECT to nginx (ALL_PROXY too)" {
+	start_tunnel
+	start_connect_proxy
+	local cfg
+	cfg=$(tunnel_ssh_config)
+	HTTPS_PROXY=http://127.0.0.1:$TUNNEL_PROXY_PORT run /usr/bin/ssh -F "$cfg" tun 'echo "proxied-ok $USER"'
+	assert_success
+	assert_output "proxied-ok root"
+	# The proxy carried it: the CONNECT named nginx's host and port.
+	run cat "$PROXY_LOG"
+	assert_output "CONNECT localhost:$TUNNEL_NGINX_PORT 200"
+	# ALL_PROXY when no HTTPS_PROXY is set, here without the scheme.
+	ALL_PROXY=127.0.0.1:$TUNNEL_PROXY_PORT run /usr/bin/ssh -F "$cfg" tun 'echo all-proxy-ok'
+	assert_success
+	assert_output "all-proxy-ok"
+	run cat "$PROXY_LOG"
+	assert_output "CONNECT localhost:$TUNNEL_NGINX_PORT 200
+CONNECT localhost:$TUNNEL_NGINX_PORT 200"
+}
+
+@test "a proxy that needs a password: 407 in one line without it or with a wrong one, a login with it, never the password shown" {
+	# @ and : %-escaped in the URL, as the client's message says to.
+	local pass='s3cret:p@ss-0123456789' pass_url='s3cret%3Ap%40ss-0123456789' wrong=wrong-pass-9876543210
+	e2e_secret "$pass"
+	e2e_secret "$pass_url"
+	start_tunnel
+	start_connect_proxy --user alice --password "$pass"
+	local url="wss://localhost:$TUNNEL_NGINX_PORT/ssh" cfg
+	local where="the proxy 127.0.0.1:$TUNNEL_PROXY_PORT (from HTTPS_PROXY)"
+	HTTPS_PROXY=http://127.0.0.1:$TUNNEL_PROXY_PORT run --separate-stderr \
+		"$E2E_SSHBOOT" tunnel --cacert "$TUNNEL_DIR/ca.pem" "$url" </dev/null
+	assert_failure 1
+	[[ $stderr == *"$where needs a user name and password (HTTP 407)"* ]] || fail "stderr: $stderr"
+	(($(wc -l <<<"$stderr") == 1)) || fail "more than one line: $stderr"
+	assert_output ""
+	HTTPS_PROXY=http://alice:$wrong@127.0.0.1:$TUNNEL_PROXY_PORT run --separate-stderr \
+		"$E2E_SSHBOOT" tunnel --cacert "$TUNNEL_DIR/ca.pem" "$url" </dev/null
+	assert_failure 1
+	[[ $stderr == *"$where refused the user name and password (HTTP 407)"* ]] || fail "stderr: $stderr"
+	(($(wc -l <<<"$stderr") == 1)) || fail "more than one line: $stderr"
+	[[ $stderr != *"$wrong"* && $output != *"$wrong"* ]] || fail "the password was shown: $stderr"
+	assert_output ""
+	cfg=$(tunnel_ssh_config)
+	HTTPS_PROXY=http://alice:$pass_url@127.0.0.1:$TUNNEL_PROXY_PORT run /usr/bin/ssh -F "$cfg" tun 'echo proxy-auth-ok'
+	assert_success
+	assert_output "proxy-auth-ok"
+	refute_output --partial "s3cret"
+	run cat "$PROXY_LOG"
+	assert_output "CONNECT localhost:$TUNNEL_NGINX_PORT 407
+CONNECT localhost:$TUNNEL_NGINX_PORT 407
+CONNECT localhost:$TUNNEL_NGINX_PORT 200"
+}
+
+@test "NO_PROXY naming the tunnel's host bypasses HTTPS_PROXY" {
+	start_tunnel
+	start_connect_proxy
+	local cfg closed
+	cfg=$(tunnel_ssh_config)
+	HTTPS_PROXY=http://127.0.0.1:$TUNNEL_PROXY_PORT NO_PROXY=example.invalid,localhost \
+		run /usr/bin/ssh -F "$cfg" tun 'echo direct-ok'
+	assert_success
+	assert_output "direct-ok"
+	[[ ! -s $PROXY_LOG ]] || fail "the proxy was used: $(cat "$PROXY_LOG")"
+	# A proxy on a closed port: named without NO_PROXY, never tried with it.
+	closed=$(free_port)
+	HTTPS_PROXY=http://127.0.0.1:$closed run --separate-stderr \
+		"$E2E_SSHBOOT" tunnel --cacert "$TUNNEL_DIR/ca.pem" "wss://localhost:$TUNNEL_NGINX_PORT/ssh" </dev/null
+	assert_failure 1
+	[[ $stderr == *"cannot connect to the proxy 127.0.0.1:$closed: Connection refused"* ]] || fail "stderr: $stderr"
+	(($(wc -l <<<"$stderr") == 1)) || fail "more than one line: $stderr"
+	HTTPS_PROXY=http://127.0.0.1:$closed no_proxy=localhost run /usr/bin/ssh -F "$cfg" tun 'echo direct-ok'
+	assert_success
+	assert_output "direct-ok"
 }

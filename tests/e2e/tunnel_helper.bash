@@ -13,6 +13,13 @@
 #                                   (nginx's stream module) to it. Sets
 #                                   TUNNEL_NGINX_PORT (and TUNNEL_STREAM_PORT).
 #   tunnel_nginx_stop DIR           stops it (safe when nothing runs)
+#   tunnel_proxy_start DIR [--user U --password P]
+#                                   an HTTP CONNECT proxy (as a corporate
+#                                   network's HTTPS_PROXY) on a free port of
+#                                   127.0.0.1 (helpers/connect_proxy.py); one
+#                                   line per CONNECT in DIR/connect.log. Sets
+#                                   TUNNEL_PROXY_PORT.
+#   tunnel_proxy_stop DIR           stops it (safe when nothing runs)
 #
 # The functions print a reason on stderr and return non-zero on failure, so a
 # script outside bats can use them too.
@@ -21,6 +28,7 @@
 # proxy_send_timeout): short, so that a test sees whether pings keep it open.
 TUNNEL_PROXY_TIMEOUT=${TUNNEL_PROXY_TIMEOUT:-3}
 TUNNEL_NGINX_STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so
+TUNNEL_CONNECT_PROXY=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/helpers/connect_proxy.py
 
 # _tunnel_free_port: a TCP port nobody listens on (common.sh's sb_free_port).
 _tunnel_free_port() {
@@ -148,4 +156,46 @@ tunnel_nginx_stop() {
 	done
 	kill -KILL "$pid" 2>/dev/null || true
 	rm -f "$dir/nginx.pid"
+}
+
+tunnel_proxy_start() {
+	local dir=$1 pid port="" i
+	shift
+	[[ -x /usr/bin/python3 ]] || {
+		echo "tunnel_proxy_start: needs /usr/bin/python3" >&2
+		return 1
+	}
+	mkdir -p "$dir"
+	: >"$dir/connect.log"
+	/usr/bin/python3 "$TUNNEL_CONNECT_PROXY" --log "$dir/connect.log" "$@" \
+		</dev/null >"$dir/connect_proxy.out" 2>"$dir/connect_proxy.err" 3>&- &
+	pid=$!
+	echo "$pid" >"$dir/connect_proxy.pid"
+	# The first line on stdout is the port it listens on.
+	for ((i = 0; i < 100; i++)); do
+		read -r port <"$dir/connect_proxy.out" || true
+		[[ -n $port ]] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [[ ! $port =~ ^[0-9]+$ ]] || ! sb_port_in_use "$port"; then
+		echo "tunnel_proxy_start: the proxy does not listen after 10 s: $(tail -n 3 "$dir/connect_proxy.err")" >&2
+		tunnel_proxy_stop "$dir"
+		return 1
+	fi
+	TUNNEL_PROXY_PORT=$port
+	export TUNNEL_PROXY_PORT
+}
+
+tunnel_proxy_stop() {
+	local dir=$1 pid i
+	[[ -s $dir/connect_proxy.pid ]] || return 0
+	pid=$(<"$dir/connect_proxy.pid")
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	rm -f "$dir/connect_proxy.pid"
 }

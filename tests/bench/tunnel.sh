@@ -12,8 +12,9 @@
 #   latency     median round trip of one byte through `ssh HOST cat`
 #               (BENCH_ECHOES, default 300, per path); the tunnel's added
 #               latency = tunnel - tcp (target <= 0.3 ms)
-#   memory      the tunnel process's VmRSS idle (target <= 2 MiB) and per
-#               open tunnel, from BENCH_TUNNELS (default 8) idle ssh sessions
+#               and the machine's CPU time per GiB on each path
+#   memory      the tunnel process's VmRSS idle (target <= 2 MiB; also what
+#               of it is anonymous, private and its PSS) and per open tunnel, from BENCH_TUNNELS (default 8) idle ssh sessions
 #               (target <= 256 KiB each)
 #
 # sshboot runs as PID 1 of its own namespaces in a writable copy (overlay) of
@@ -136,20 +137,35 @@ tunnel_pid() {
 	return 1
 }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# status_kib PID FIELD: a size from /proc/PID/status (RssAnon, RssFile).
+status_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+# rollup_kib PID FIELD: a sum from /proc/PID/smaps_rollup (Pss, Private_Dirty).
+rollup_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/smaps_rollup"; }
+# busy_ticks: the whole machine's busy CPU time so far, in clock ticks.
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 
 # --- throughput ----------------------------------------------------------------
 sb_log "throughput: $MIB MiB per transfer, $ROUNDS rounds, paths interleaved"
-declare -A rates=()
+declare -A rates=() cpus=()
+hz=$(getconf CLK_TCK)
 for ((r = 1; r <= ROUNDS; r++)); do
 	for path in tunnel tcp; do
+		ticks=$(busy_ticks)
 		start=$(date +%s.%N)
 		head -c "$((MIB * 1024 * 1024))" /dev/zero | "${SSH[@]}" "$path" 'cat >/dev/null'
 		end=$(date +%s.%N)
+		ticks=$(($(busy_ticks) - ticks))
 		rate=$(awk -v m="$MIB" -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", m / (e - s) }')
+		# CPU time of the whole machine (every process on the path, and the
+		# kernel's loopback TCP) per GiB carried.
+		cpu=$(awk -v t="$ticks" -v hz="$hz" -v m="$MIB" 'BEGIN { printf "%.2f", t / hz / (m / 1024) }')
 		rates[$path]+="$rate "
-		printf '  round %d %-6s %8s MiB/s\n' "$r" "$path" "$rate"
+		cpus[$path]+="$cpu "
+		printf '  round %d %-6s %8s MiB/s  %6s CPU s/GiB\n' "$r" "$path" "$rate" "$cpu"
 	done
 done
+tun_cpu=$(tr ' ' '\n' <<<"${cpus[tunnel]}" | grep . | median)
+tcp_cpu=$(tr ' ' '\n' <<<"${cpus[tcp]}" | grep . | median)
 tun_rate=$(tr ' ' '\n' <<<"${rates[tunnel]}" | grep . | median)
 tcp_rate=$(tr ' ' '\n' <<<"${rates[tcp]}" | grep . | median)
 ratio=$(awk -v a="$tun_rate" -v b="$tcp_rate" 'BEGIN { printf "%.2f", a / b }')
@@ -185,6 +201,10 @@ added=$(awk -v a="$tun_lat" -v b="$tcp_lat" 'BEGIN { printf "%.3f", (a - b) / 10
 # --- memory --------------------------------------------------------------------
 pid=$(tunnel_pid) || sb_die "found no unprivileged sshboot (the tunnel process) in the root"
 idle_rss=$(rss_kib "$pid")
+idle_anon=$(status_kib "$pid" RssAnon)
+idle_file=$(status_kib "$pid" RssFile)
+idle_pss=$(rollup_kib "$pid" Pss)
+idle_private=$(($(rollup_kib "$pid" Private_Clean) + $(rollup_kib "$pid" Private_Dirty)))
 for ((i = 0; i < TUNNELS; i++)); do
 	"${SSH[@]}" -N tunnel </dev/null 2>/dev/null &
 	SESSION_PIDS+=("$!")
@@ -210,8 +230,14 @@ printf '\n%-44s %12s %12s  %s\n' "figure" "value" "target" "verdict"
 printf '%-44s %12s %12s\n' "throughput via nginx + tunnel (MiB/s)" "$tun_rate" ""
 printf '%-44s %12s %12s\n' "throughput via nginx stream TCP (MiB/s)" "$tcp_rate" ""
 printf '%-44s %12s %12s  %s\n' "ratio tunnel/TCP" "$ratio" ">= 0.8" "$(verdict "$ratio" 0.8 ge)"
+printf '%-44s %12s %12s\n' "machine CPU per GiB via tunnel (s, median)" "$tun_cpu" ""
+printf '%-44s %12s %12s\n' "machine CPU per GiB via TCP (s, median)" "$tcp_cpu" ""
 printf '%-44s %12s %12s\n' "echo round trip via tunnel (us, median)" "$tun_lat" ""
 printf '%-44s %12s %12s\n' "echo round trip via TCP (us, median)" "$tcp_lat" ""
 printf '%-44s %12s %12s  %s\n' "added round trip (ms)" "$added" "<= 0.3" "$(verdict "$added" 0.3 le)"
 printf '%-44s %12s %12s  %s\n' "tunnel process RSS idle (KiB)" "$idle_rss" "<= 2048" "$(verdict "$idle_rss" 2048 le)"
+printf '%-44s %12s %12s\n' "  of it anonymous (KiB)" "$idle_anon" ""
+printf '%-44s %12s %12s\n' "  of it the binary's pages, shared (KiB)" "$idle_file" ""
+printf '%-44s %12s %12s\n' "tunnel process idle, private to it (KiB)" "$idle_private" ""
+printf '%-44s %12s %12s\n' "tunnel process idle, PSS (KiB)" "$idle_pss" ""
 printf '%-44s %12s %12s  %s\n' "RSS per open tunnel (KiB, $open open)" "$per_tunnel" "<= 256" "$(verdict "$per_tunnel" 256 le)"

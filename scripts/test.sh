@@ -247,6 +247,31 @@ tier_sanitize() {
 	record sanitize-e2e "$((bats_ok - bats_skips))" "$bats_not_ok" "$bats_skips" "bats smoke subset, ASan+UBSan"
 }
 
+# fuzz_one DIR NAME CORPUS SECONDS: run fuzz_NAME for SECONDS from CORPUS;
+# writes "ok EXECUTIONS" or what went wrong to DIR/fuzz_NAME.result.
+fuzz_one() {
+	local dir=$1 name=$2 corpus=$3 seconds=$4 work log execs result=$1/fuzz_$2.result
+	if [[ ! -x $dir/fuzz_$name ]]; then
+		echo "no target fuzz_$name for $corpus" >"$result"
+		return
+	fi
+	work=$(mktemp -d)
+	log=$dir/fuzz_$name.log
+	echo "fuzz_$name: ${seconds}s from $(find "$corpus" -type f | wc -l) seeds"
+	if "$dir/fuzz_$name" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 \
+		-rss_limit_mb=2048 -artifact_prefix="$dir/crashes/$name-" "$work" "$corpus" >"$log" 2>&1; then
+		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+		echo "ok ${execs:-?}" >"$result"
+	else
+		{
+			echo "found a problem; input in $dir/crashes/, log $log:"
+			tail -n 40 "$log"
+		} >&2
+		echo "found a problem (input in $dir/crashes/, log $log)" >"$result"
+	fi
+	rm -rf "$work"
+}
+
 tier_fuzz() {
 	banner "fuzzing (libFuzzer, ASan + UBSan)"
 	local why dir=build-fuzz seconds=${FUZZ_SECONDS:-60}
@@ -262,30 +287,33 @@ tier_fuzz() {
 		record fuzz 0 1 0 "the fuzz build failed (clang with libFuzzer: apt-get install clang)"
 		return
 	fi
-	local corpus name work log execs ok=0 bad=0 notes=()
+	# One target per core at a time (each is single-threaded); each writes
+	# its verdict to $dir/fuzz_NAME.result, read in order afterwards.
+	local corpus name ok=0 bad=0 notes=() running=0 names=()
 	mkdir -p "$dir/crashes"
 	for corpus in tests/fuzz/corpus/*/; do
 		name=$(basename "$corpus")
-		if [[ ! -x $dir/fuzz_$name ]]; then
-			echo "no target fuzz_$name for $corpus" >&2
-			bad=$((bad + 1))
-			continue
+		names+=("$name")
+		rm -f "$dir/fuzz_$name.result"
+		if ((running >= JOBS)); then
+			wait -n || true
+			running=$((running - 1))
 		fi
-		work=$(mktemp -d)
-		log=$dir/fuzz_$name.log
-		echo "fuzz_$name: ${seconds}s from $(find "$corpus" -type f | wc -l) seeds"
-		if "$dir/fuzz_$name" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 \
-			-rss_limit_mb=2048 -artifact_prefix="$dir/crashes/$name-" "$work" "$corpus" >"$log" 2>&1; then
-			execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-			echo "fuzz_$name: ${execs:-?} executions, no findings"
-			notes+=("$name ${execs:-?}")
+		fuzz_one "$dir" "$name" "$corpus" "$seconds" &
+		running=$((running + 1))
+	done
+	wait || true
+	local verdict execs
+	for name in "${names[@]}"; do
+		read -r verdict execs <"$dir/fuzz_$name.result" 2>/dev/null || verdict=missing
+		if [[ $verdict == ok ]]; then
+			echo "fuzz_$name: $execs executions, no findings"
+			notes+=("$name $execs")
 			ok=$((ok + 1))
 		else
-			echo "fuzz_$name found a problem; input in $dir/crashes/, log $log:" >&2
-			tail -n 40 "$log" >&2
+			echo "fuzz_$name: $verdict" >&2
 			bad=$((bad + 1))
 		fi
-		rm -rf "$work"
 	done
 	record fuzz "$ok" "$bad" 0 "executions: ${notes[*]}"
 }

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <deque>
 #include <map>
+#include <random>
 
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -180,6 +181,18 @@ namespace {
 // within about a second however long the wait has run.
 constexpr std::chrono::milliseconds k_first_retry{100};
 constexpr std::chrono::milliseconds k_last_retry{1000};
+// A node that did not answer in time or closed the connection before the
+// login may be busy (many logins at once, sshd's MaxStartups): tried again
+// after this, doubling up to the last, each pause shortened at random by up
+// to half so that many waits do not come back at the same moment.
+constexpr std::chrono::milliseconds k_first_busy_retry{1000};
+constexpr std::chrono::milliseconds k_last_busy_retry{8000};
+// At most this many probes at once (as pdsh's default fanout). A busy answer
+// halves the number allowed (at most once a second, down to one), each
+// login that works allows one more: waits on many nodes sharing few CPUs
+// slow down together instead of timing each other out.
+constexpr std::size_t k_max_parallel = 32;
+constexpr std::chrono::milliseconds k_shrink_every{1000};
 // How often a primary without a node list reads the registered workers.
 constexpr std::chrono::milliseconds k_reread_every{200};
 
@@ -263,10 +276,11 @@ ProbeVerdict classify_probe(int exit_code, std::string_view out) {
         contains(out, "No address associated with hostname")) {
         return {false,
                 "DNS: the name does not resolve (yet); on Kubernetes the headless Service "
-                "lists a pod only once it is running"};
+                "lists a pod only once it is running",
+                true};
     }
     if (contains(out, "Connection refused")) {
-        return {false, "connection refused: no sshd listening on that port (yet)"};
+        return {false, "connection refused: no sshd listening on that port (yet)", true};
     }
     if (contains(out, "timed out") || contains(out, "No route to host") ||
         contains(out, "Network is unreachable") || contains(out, "no answer in time")) {
@@ -387,12 +401,14 @@ int wait_command(const std::vector<std::string>& args) {
         Clock::time_point next_try;
         Clock::time_point kill_at;
         std::chrono::milliseconds backoff{k_first_retry};
+        std::chrono::milliseconds busy_backoff{k_first_busy_retry};
         std::string why;
         bool tried = false;
     };
     std::vector<Pending> pending;
     for (const Node& n : known) {
-        pending.push_back(Pending{&n, {}, {}, start, {}, k_first_retry, {}, false});
+        pending.push_back(
+            Pending{&n, {}, {}, start, {}, k_first_retry, k_first_busy_retry, {}, false});
     }
     auto missing_ranks = [&] {
         std::vector<int> out;
@@ -419,19 +435,24 @@ int wait_command(const std::vector<std::string>& args) {
             if (std::none_of(known.begin(), known.end(),
                              [&](const Node& k) { return k.rank == n.rank; })) {
                 known.push_back(n);
-                pending.push_back(
-                    Pending{&known.back(), {}, {}, now, {}, k_first_retry, {}, false});
+                pending.push_back(Pending{
+                    &known.back(), {}, {}, now, {}, k_first_retry, k_first_busy_retry, {}, false});
             }
         }
     };
     // What each node said last, so that a change is reported once (stderr).
     std::map<int, std::string> last_reason;
+    std::minstd_rand jitter(static_cast<std::minstd_rand::result_type>(
+        ::getpid() ^ Clock::now().time_since_epoch().count()));
+    std::size_t window = k_max_parallel;
+    auto last_shrink = start - k_shrink_every;
     auto finish = [&](Pending& p, int exit_code) {
         const ProbeVerdict v = classify_probe(exit_code, p.output);
         p.output.clear();
         auto& last = last_reason[p.node->rank];
         const auto now = Clock::now();
         if (v.ready) {
+            window = std::min(window + 1, k_max_parallel);
             if (!last.empty()) {
                 std::fprintf(stderr, "cluster wait: %s (%s) is ready\n", p.node->alias().c_str(),
                              endpoint(*p.node).c_str());
@@ -444,8 +465,19 @@ int wait_command(const std::vector<std::string>& args) {
         }
         last = v.why;
         p.why = v.why;
-        p.next_try = now + p.backoff;
-        p.backoff = std::min(p.backoff * 2, k_last_retry);
+        if (v.not_listening) {
+            p.next_try = now + p.backoff;
+            p.backoff = std::min(p.backoff * 2, k_last_retry);
+        } else {
+            if (now - last_shrink >= k_shrink_every) {
+                window = std::max<std::size_t>(window / 2, 1);
+                last_shrink = now;
+            }
+            const auto full = p.busy_backoff.count();
+            p.next_try = now + std::chrono::milliseconds(
+                                   full - static_cast<long long>(jitter() % (full / 2 + 1)));
+            p.busy_backoff = std::min(p.busy_backoff * 2, k_last_busy_retry);
+        }
         return false;
     };
     for (;;) {
@@ -453,10 +485,14 @@ int wait_command(const std::vector<std::string>& args) {
         reread(now);
         // Start the probes that are due: until the deadline, and each node
         // at least once (--timeout 0 tries once).
+        std::size_t in_flight = static_cast<std::size_t>(std::count_if(
+            pending.begin(), pending.end(), [](const Pending& p) { return p.run.pid > 0; }));
         for (Pending& p : pending) {
-            if (p.run.pid > 0 || now < p.next_try || (p.tried && now >= deadline)) {
+            if (p.run.pid > 0 || now < p.next_try || (p.tried && now >= deadline) ||
+                in_flight >= window) {
                 continue;
             }
+            ++in_flight;
             const auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - now);
             const int connect_timeout = static_cast<int>(std::clamp<long long>(left.count(), 1, 5));
             p.tried = true;
@@ -495,7 +531,7 @@ int wait_command(const std::vector<std::string>& args) {
                     fds.push_back(pollfd{p.run.out.get(), POLLIN, 0});
                     which.push_back(&p);
                 }
-            } else if (!p.tried || now < deadline) {
+            } else if ((!p.tried || now < deadline) && in_flight < window) {
                 wake = std::min(wake, p.next_try);
             }
         }

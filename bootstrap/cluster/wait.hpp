@@ -33,6 +33,10 @@ std::string wait_usage();
 struct ProbeVerdict {
     bool ready = false;
     std::string why;  // when not ready: what failed, in words, with the fix
+    // Not ready because nothing listens there yet (the name does not resolve,
+    // or the connection was refused): cheap to try again soon. Other failures
+    // (no answer, closed before login) may mean the node is busy.
+    bool not_listening = false;
 };
 
 // What one `ssh ... true` said: ready on exit 0, else the reason read from

@@ -89,6 +89,29 @@ TEST(classify_probe, reasons_from_ssh_messages) {
     }
 }
 
+TEST(classify_probe, only_a_missing_name_or_a_refusal_is_not_listening) {
+    // Tried again soon: nothing listens there yet.
+    EXPECT_TRUE(cluster::classify_probe(255,
+                                        "ssh: connect to host 10.0.0.2 port 22: Connection "
+                                        "refused\r\n")
+                    .not_listening);
+    EXPECT_TRUE(cluster::classify_probe(255,
+                                        "ssh: Could not resolve hostname node-3: Name or "
+                                        "service not known\r\n")
+                    .not_listening);
+    // Backed off longer: the node may be busy with other logins.
+    EXPECT_FALSE(cluster::classify_probe(255,
+                                         "ssh: connect to host 10.0.0.2 port 22: Connection "
+                                         "timed out\r\n")
+                     .not_listening);
+    EXPECT_FALSE(cluster::classify_probe(255,
+                                         "kex_exchange_identification: Connection closed by remote "
+                                         "host\r\n")
+                     .not_listening);
+    EXPECT_FALSE(cluster::classify_probe(255, "user@node-1: Permission denied (publickey).\r\n")
+                     .not_listening);
+}
+
 TEST(probe_command, strict_batch_login_with_the_cluster_key_and_no_config) {
     cluster::ClusterState s{0,
                             "alice",

@@ -311,6 +311,8 @@ launch() {
 	local lines
 	lines=$(grep -c . <<<"$out" || true)
 	printf '%-40s %6d ms  (%s output lines)\n' "$what:" $((t1 - t0)) "$lines"
+	# A launcher's warnings are what a user sees too: shown, not counted away.
+	grep -v -x -E 'node-?[0-9]+' <<<"$out" | grep . | head -n 12 | sed 's/^/    | /' || true
 }
 
 measure_launchers() {

@@ -12,6 +12,9 @@ packages=(
 	# stream module for the plain TCP comparison), python3-websockets as an
 	# independent client, openssl for the private CA.
 	nginx-light libnginx-mod-stream python3-websockets openssl
+	# ... and a notebook hub's proxy: node-http-proxy, the library JupyterHub's
+	# configurable-http-proxy relays WebSockets with.
+	nodejs node-http-proxy
 	libgtest-dev
 	bats bats-assert bats-support
 	openssh-client openssh-server sshpass

@@ -30,6 +30,7 @@ teardown() {
 		done <"$BATS_TEST_TMPDIR/client-pids"
 	fi
 	tunnel_proxy_stop "$BATS_TEST_TMPDIR/connect-proxy"
+	tunnel_hub_stop "$BATS_TEST_TMPDIR/hub"
 	tunnel_nginx_stop "$TUNNEL_DIR"
 	e2e_teardown
 }
@@ -304,4 +305,39 @@ CONNECT localhost:$TUNNEL_NGINX_PORT 200"
 	HTTPS_PROXY=http://127.0.0.1:$closed no_proxy=localhost run /usr/bin/ssh -F "$cfg" tun 'echo direct-ok'
 	assert_success
 	assert_output "direct-ok"
+}
+
+@test "behind a notebook hub's proxy (node-http-proxy, as JupyterHub's) at /user/NAME/proxy/PORT/ssh: the page, a 403 in one line without the hub's token, a strict login with it" {
+	command -v node >/dev/null || e2e_fail_or_skip "needs node (nodejs; bash scripts/install-deps.sh)"
+	[[ -d $TUNNEL_NODE_PATH/http-proxy ]] || e2e_fail_or_skip "needs node-http-proxy (bash scripts/install-deps.sh)"
+	local token=hub-api-token-0123456789abcdef hub=$BATS_TEST_TMPDIR/hub
+	e2e_secret "$token"
+	tunnel_hub_start "$hub" alice "$token" || fail "the hub's proxy did not start"
+	SSH_PORT_USED=$(free_port)
+	TUNNEL_PORT=$(free_port)
+	local url="wss://localhost:$TUNNEL_HUB_PORT/user/alice/proxy/$TUNNEL_PORT/ssh"
+	sshboot_start SSH_PORT="$SSH_PORT_USED" SSHBOOT_TUNNEL_PORT="$TUNNEL_PORT" \
+		SSHBOOT_TUNNEL_URL="$url" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")"
+	wait_for_output 'ProxyCommand sshboot tunnel '
+	wait_for_port "$TUNNEL_PORT"
+	# The hub's link to the port shows the page with the connect block.
+	run curl -fsS --cacert "$hub/ca.pem" -H "Authorization: token $token" \
+		"https://localhost:$TUNNEL_HUB_PORT/user/alice/proxy/$TUNNEL_PORT/"
+	assert_success
+	assert_output --partial "ProxyCommand sshboot tunnel $url"
+	# Without the hub's token the hub refuses the upgrade: one line, 403.
+	run --separate-stderr "$E2E_SSHBOOT" tunnel --cacert "$hub/ca.pem" "$url" </dev/null
+	assert_failure 1
+	[[ $stderr == *"access to the tunnel was refused (HTTP 403"* ]] || fail "stderr: $stderr"
+	(($(wc -l <<<"$stderr") == 1)) || fail "more than one line: $stderr"
+	# With it (sent as Authorization: Bearer), a login with strict host
+	# checking, the alias and known_hosts line from the connect block.
+	local cfg
+	cfg=$(tunnel_ssh_config "$E2E_SSHBOOT tunnel --cacert $hub/ca.pem $url")
+	SSHBOOT_TUNNEL_TOKEN=$token run /usr/bin/ssh -F "$cfg" tun 'echo "hub-ok $USER"'
+	assert_success
+	assert_output "hub-ok root"
+	grep -qx "UPGRADE /user/alice/proxy/$TUNNEL_PORT/ssh proxied" "$hub/hub_proxy.err" ||
+		fail "the login did not go through the hub: $(cat "$hub/hub_proxy.err")"
+	assert_no_secret "$token"
 }

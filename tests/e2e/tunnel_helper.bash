@@ -20,6 +20,13 @@
 #                                   line per CONNECT in DIR/connect.log. Sets
 #                                   TUNNEL_PROXY_PORT.
 #   tunnel_proxy_stop DIR           stops it (safe when nothing runs)
+#   tunnel_hub_start DIR USER TOKEN a notebook hub's proxy (helpers/hub_proxy.js:
+#                                   node-http-proxy, as JupyterHub's) on a free
+#                                   port of 127.0.0.1 with the CA of DIR:
+#                                   https://…/user/USER/proxy/PORT/PATH goes to
+#                                   127.0.0.1:PORT/PATH for Authorization: token
+#                                   TOKEN. Sets TUNNEL_HUB_PORT.
+#   tunnel_hub_stop DIR             stops it (safe when nothing runs)
 #
 # The functions print a reason on stderr and return non-zero on failure, so a
 # script outside bats can use them too.
@@ -29,6 +36,9 @@
 TUNNEL_PROXY_TIMEOUT=${TUNNEL_PROXY_TIMEOUT:-3}
 TUNNEL_NGINX_STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so
 TUNNEL_CONNECT_PROXY=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/helpers/connect_proxy.py
+TUNNEL_HUB_PROXY=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/helpers/hub_proxy.js
+# Where Debian's node modules are (node-http-proxy).
+TUNNEL_NODE_PATH=/usr/share/nodejs
 
 # _tunnel_free_port: a TCP port nobody listens on (common.sh's sb_free_port).
 _tunnel_free_port() {
@@ -158,8 +168,46 @@ tunnel_nginx_stop() {
 	rm -f "$dir/nginx.pid"
 }
 
+# _tunnel_daemon_start DIR NAME COMMAND...: runs COMMAND in the background
+# (stdout DIR/NAME.out, stderr DIR/NAME.err, pid DIR/NAME.pid); its first
+# line on stdout is the port it listens on, put in _TUNNEL_DAEMON_PORT.
+_tunnel_daemon_start() {
+	local dir=$1 name=$2 pid port="" i
+	shift 2
+	mkdir -p "$dir"
+	"$@" </dev/null >"$dir/$name.out" 2>"$dir/$name.err" 3>&- &
+	pid=$!
+	echo "$pid" >"$dir/$name.pid"
+	for ((i = 0; i < 100; i++)); do
+		read -r port <"$dir/$name.out" || true
+		[[ -n $port ]] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [[ ! $port =~ ^[0-9]+$ ]] || ! sb_port_in_use "$port"; then
+		echo "$name does not listen after 10 s: $(tail -n 3 "$dir/$name.err")" >&2
+		_tunnel_daemon_stop "$dir" "$name"
+		return 1
+	fi
+	_TUNNEL_DAEMON_PORT=$port
+}
+
+# _tunnel_daemon_stop DIR NAME: stops what _tunnel_daemon_start started.
+_tunnel_daemon_stop() {
+	local dir=$1 name=$2 pid i
+	[[ -s $dir/$name.pid ]] || return 0
+	pid=$(<"$dir/$name.pid")
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	rm -f "$dir/$name.pid"
+}
+
 tunnel_proxy_start() {
-	local dir=$1 pid port="" i
+	local dir=$1
 	shift
 	[[ -x /usr/bin/python3 ]] || {
 		echo "tunnel_proxy_start: needs /usr/bin/python3" >&2
@@ -167,35 +215,29 @@ tunnel_proxy_start() {
 	}
 	mkdir -p "$dir"
 	: >"$dir/connect.log"
-	/usr/bin/python3 "$TUNNEL_CONNECT_PROXY" --log "$dir/connect.log" "$@" \
-		</dev/null >"$dir/connect_proxy.out" 2>"$dir/connect_proxy.err" 3>&- &
-	pid=$!
-	echo "$pid" >"$dir/connect_proxy.pid"
-	# The first line on stdout is the port it listens on.
-	for ((i = 0; i < 100; i++)); do
-		read -r port <"$dir/connect_proxy.out" || true
-		[[ -n $port ]] && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if [[ ! $port =~ ^[0-9]+$ ]] || ! sb_port_in_use "$port"; then
-		echo "tunnel_proxy_start: the proxy does not listen after 10 s: $(tail -n 3 "$dir/connect_proxy.err")" >&2
-		tunnel_proxy_stop "$dir"
-		return 1
-	fi
-	TUNNEL_PROXY_PORT=$port
+	_tunnel_daemon_start "$dir" connect_proxy \
+		/usr/bin/python3 "$TUNNEL_CONNECT_PROXY" --log "$dir/connect.log" "$@" || return 1
+	TUNNEL_PROXY_PORT=$_TUNNEL_DAEMON_PORT
 	export TUNNEL_PROXY_PORT
 }
 
-tunnel_proxy_stop() {
-	local dir=$1 pid i
-	[[ -s $dir/connect_proxy.pid ]] || return 0
-	pid=$(<"$dir/connect_proxy.pid")
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	rm -f "$dir/connect_proxy.pid"
+tunnel_proxy_stop() { _tunnel_daemon_stop "$1" connect_proxy; }
+
+tunnel_hub_start() {
+	local dir=$1 user=$2 token=$3
+	command -v node >/dev/null || {
+		echo "tunnel_hub_start: needs node (nodejs)" >&2
+		return 1
+	}
+	[[ -d $TUNNEL_NODE_PATH/http-proxy ]] || {
+		echo "tunnel_hub_start: needs node-http-proxy in $TUNNEL_NODE_PATH" >&2
+		return 1
+	}
+	tunnel_make_ca "$dir" || return 1
+	NODE_PATH=$TUNNEL_NODE_PATH _tunnel_daemon_start "$dir" hub_proxy node "$TUNNEL_HUB_PROXY" \
+		--cert "$dir/server.pem" --key "$dir/server.key" --user "$user" --token "$token" || return 1
+	TUNNEL_HUB_PORT=$_TUNNEL_DAEMON_PORT
+	export TUNNEL_HUB_PORT
 }
+
+tunnel_hub_stop() { _tunnel_daemon_stop "$1" hub_proxy; }

@@ -14,7 +14,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
-#include <map>
 #include <random>
 
 #include "util/fd.hpp"
@@ -395,20 +394,19 @@ int wait_command(const std::vector<std::string>& args) {
     // tried again soon after its own probe fails, so a node that starts
     // listening is seen within a short backoff, whatever the others do.
     struct Pending {
-        const Node* node;
-        Running run;
-        std::string output;
-        Clock::time_point next_try;
-        Clock::time_point kill_at;
+        const Node* node = nullptr;
+        Running run{};
+        std::string output{};
+        Clock::time_point next_try{};
+        Clock::time_point kill_at{};
         std::chrono::milliseconds backoff{k_first_retry};
         std::chrono::milliseconds busy_backoff{k_first_busy_retry};
-        std::string why;
+        std::string why{};  // what its last probe said; empty until one failed
         bool tried = false;
     };
     std::vector<Pending> pending;
     for (const Node& n : known) {
-        pending.push_back(
-            Pending{&n, {}, {}, start, {}, k_first_retry, k_first_busy_retry, {}, false});
+        pending.push_back(Pending{.node = &n, .next_try = start});
     }
     auto missing_ranks = [&] {
         std::vector<int> out;
@@ -435,13 +433,10 @@ int wait_command(const std::vector<std::string>& args) {
             if (std::none_of(known.begin(), known.end(),
                              [&](const Node& k) { return k.rank == n.rank; })) {
                 known.push_back(n);
-                pending.push_back(Pending{
-                    &known.back(), {}, {}, now, {}, k_first_retry, k_first_busy_retry, {}, false});
+                pending.push_back(Pending{.node = &known.back(), .next_try = now});
             }
         }
     };
-    // What each node said last, so that a change is reported once (stderr).
-    std::map<int, std::string> last_reason;
     std::minstd_rand jitter(static_cast<std::minstd_rand::result_type>(
         ::getpid() ^ Clock::now().time_since_epoch().count()));
     std::size_t window = k_max_parallel;
@@ -449,21 +444,20 @@ int wait_command(const std::vector<std::string>& args) {
     auto finish = [&](Pending& p, int exit_code) {
         const ProbeVerdict v = classify_probe(exit_code, p.output);
         p.output.clear();
-        auto& last = last_reason[p.node->rank];
         const auto now = Clock::now();
         if (v.ready) {
             window = std::min(window + 1, k_max_parallel);
-            if (!last.empty()) {
+            if (!p.why.empty()) {
                 std::fprintf(stderr, "cluster wait: %s (%s) is ready\n", p.node->alias().c_str(),
                              endpoint(*p.node).c_str());
             }
             return true;
         }
-        if (v.why != last && now < deadline) {
+        // A change of reason is reported once (stderr).
+        if (v.why != p.why && now < deadline) {
             std::fprintf(stderr, "cluster wait: %s (%s): %s; trying again\n",
                          p.node->alias().c_str(), endpoint(*p.node).c_str(), v.why.c_str());
         }
-        last = v.why;
         p.why = v.why;
         if (v.not_listening) {
             p.next_try = now + p.backoff;

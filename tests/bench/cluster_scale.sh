@@ -236,7 +236,7 @@ measure_overhead() {
 # node 0 only (WAITERS=0: what a launcher does before mpirun; on a real
 # cluster each node has its own CPUs, so this is nearer to what a user sees).
 measure_cluster() {
-	local waiters=$1 i j t_spawned t_listen t_done key
+	local waiters=$1 i t_spawned t_listen t_done key
 	local -a on
 	if [[ $waiters == all ]]; then
 		for ((i = 0; i < N; i++)); do on[i]=1; done
@@ -253,13 +253,13 @@ measure_cluster() {
 	# cluster wait on every node: all started once every node has a PID 1 (so
 	# that the waits already running do not slow the start of the others).
 	local waits=()
-	local first=0
-	[[ $waiters == all ]] && first=$((N - 1))
+	# Node 0's wait alone starts as soon as node 0 has a PID 1.
+	local last=0
+	[[ $waiters == all ]] && last=$((N - 1))
+	for ((i = 0; i <= last; i++)); do
+		until [[ -n $(init_pid "$i") ]]; do sleep 0.002; done
+	done
 	for ((i = 0; i < N; i++)); do
-		# Node 0's wait alone starts as soon as node 0 has a PID 1.
-		for ((j = i; i == 0 && j <= first; j++)); do
-			until [[ -n $(init_pid "$j") ]]; do sleep 0.002; done
-		done
 		[[ -n ${on[i]:-} ]] || continue
 		(
 			now_ms >"$TMP/wait$i.start"

@@ -155,18 +155,7 @@ tunnel_nginx_start() {
 	return 1
 }
 
-tunnel_nginx_stop() {
-	local dir=$1 pid i
-	[[ -s $dir/nginx.pid ]] || return 0
-	pid=$(<"$dir/nginx.pid")
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	rm -f "$dir/nginx.pid"
-}
+tunnel_nginx_stop() { _tunnel_daemon_stop "$1" nginx; }
 
 # _tunnel_daemon_start DIR NAME COMMAND...: runs COMMAND in the background
 # (stdout DIR/NAME.out, stderr DIR/NAME.err, pid DIR/NAME.pid); its first
@@ -192,7 +181,8 @@ _tunnel_daemon_start() {
 	_TUNNEL_DAEMON_PORT=$port
 }
 
-# _tunnel_daemon_stop DIR NAME: stops what _tunnel_daemon_start started.
+# _tunnel_daemon_stop DIR NAME: stops the process whose pid is in DIR/NAME.pid
+# (what _tunnel_daemon_start started, or nginx).
 _tunnel_daemon_stop() {
 	local dir=$1 name=$2 pid i
 	[[ -s $dir/$name.pid ]] || return 0

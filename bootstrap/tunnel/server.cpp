@@ -3,6 +3,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -11,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "util/idle_memory.hpp"
 #include "util/log.hpp"
 
 namespace sshboot::tunnel {
@@ -24,8 +26,24 @@ using tcp = asio::ip::tcp;
 using error_code = beast::error_code;
 
 struct Shared {
-    explicit Shared(ServeConfig c) : config(std::move(c)) {}
+    Shared(ServeConfig c, asio::io_context::executor_type e) : config(std::move(c)), executor(e) {}
+
+    // With no connection left, the process gives back the pages it no longer
+    // needs, once the handlers now running are done (it then sleeps until
+    // the next connection; nothing wakes it before).
+    void release_when_idle() {
+        if (idle()) {
+            asio::post(executor, [this] {
+                if (idle()) {
+                    util::release_idle_memory();
+                }
+            });
+        }
+    }
+    bool idle() const { return open_tunnels == 0 && pending == 0; }
+
     ServeConfig config;
+    asio::io_context::executor_type executor;
     std::string page_html;
     int open_tunnels = 0;
     int pending = 0;
@@ -60,6 +78,7 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
             log::info("tunnel {} from {} closed ({} bytes in, {} out)", m_id, m_peer, m_bytes_in,
                       m_bytes_out);
         }
+        m_shared->release_when_idle();
     }
 
     // Finishes the WebSocket handshake for `request`, then connects to sshd.
@@ -186,7 +205,10 @@ class Handshake : public std::enable_shared_from_this<Handshake> {
         ++m_shared->pending;
         m_peer = peer_of(m_stream.socket());
     }
-    ~Handshake() { --m_shared->pending; }
+    ~Handshake() {
+        --m_shared->pending;
+        m_shared->release_when_idle();
+    }
 
     void start() {
         m_parser.emplace();
@@ -370,7 +392,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
 int serve(const ServeConfig& config, int listen_fd) {
     asio::io_context io(1);
-    auto shared = std::make_shared<Shared>(config);
+    auto shared = std::make_shared<Shared>(config, io.get_executor());
     shared->page_html = render_page_html(config.page_text);
 
     error_code ec;
@@ -389,6 +411,8 @@ int serve(const ServeConfig& config, int listen_fd) {
 
     asio::signal_set signals(io, SIGTERM, SIGINT);
     signals.async_wait([&io](error_code, int) { io.stop(); });
+    // What start-up needed is not needed again.
+    shared->release_when_idle();
     io.run();
     return 0;
 }

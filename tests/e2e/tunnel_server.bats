@@ -204,16 +204,42 @@ time.sleep(120)
 	refute_output --regexp '/(etc|var|run|workspace)/'
 }
 
-@test "an idle tunnel server makes no system calls, before and after a tunnel" {
+@test "an idle tunnel server gives back the binary's pages, makes no system calls, and the next login works" {
 	command -v strace >/dev/null || e2e_fail_or_skip "needs strace"
 	start_tunnel
-	local pid trace=$BATS_TEST_TMPDIR/strace
+	local pid trace=$BATS_TEST_TMPDIR/strace holder_out=$BATS_TEST_TMPDIR/holder
+	local holder_in=$BATS_TEST_TMPDIR/holder_in i open_kib kib hold
 	pid=$(wait_for_tunnel_pid)
-	run -0 tunnel_ssh "" -- true
+	# One tunnel open until its ssh's input ends: the code that relays is mapped.
+	mkfifo "$holder_in"
+	tunnel_ssh "" -- 'echo holding; exec cat >/dev/null' <"$holder_in" >"$holder_out" 2>&1 &
+	HOLDER_PID=$!
+	exec {hold}>"$holder_in"
+	for ((i = 0; i < 300; i++)); do
+		grep -q holding "$holder_out" && break
+		sleep 0.1
+	done
+	grep -q holding "$holder_out" || fail "the tunnel did not open: $(cat "$holder_out")"
+	open_kib=$(awk '/^RssFile:/ { print $2 }' "/proc/$pid/status")
+	exec {hold}>&-
+	wait "$HOLDER_PID" || fail "the session did not end well: $(cat "$holder_out")"
+	HOLDER_PID=
+	# The last tunnel closed: the process unmaps its clean pages of the
+	# binary (it maps a few again on its way back to sleep).
+	for ((i = 0; i < 100; i++)); do
+		kib=$(awk '/^RssFile:/ { print $2 }' "/proc/$pid/status")
+		((kib * 4 < open_kib * 3)) && break
+		sleep 0.1
+	done
+	((kib * 4 < open_kib * 3)) || fail "the binary's pages mapped: ${kib} KiB idle, ${open_kib} KiB with a tunnel open"
 	# Closed tunnels leave no timer behind: nothing in two seconds.
 	timeout -s INT 2 strace -f -qq -p "$pid" -o "$trace" || true
 	run grep -vE 'resumed>|unfinished|detached|^[0-9]+ +\+\+\+' "$trace"
 	assert_output ""
+	# What was given back comes back on use.
+	run -0 tunnel_ssh "" -- 'echo again'
+	assert_line again
+	[[ $(tunnel_pid) == "$pid" ]] || fail "the tunnel server restarted"
 }
 
 @test "with the tunnel off no extra process runs and nothing else listens" {

@@ -9,6 +9,7 @@
 
 #include "util/base64.hpp"
 #include "util/fs.hpp"
+#include "util/idle_memory.hpp"
 #include "util/parse.hpp"
 #include "util/process.hpp"
 #include "util/template.hpp"
@@ -281,4 +282,79 @@ TEST(run_capture, reports_127_for_a_missing_program) {
 TEST(find_executable, searches_the_path_list) {
     EXPECT_EQ(util::find_executable("sh", "/nonexistent:/bin"), "/bin/sh");
     EXPECT_FALSE(util::find_executable("no-such-program-here", "/bin:/usr/bin"));
+}
+
+namespace {
+
+const char* const k_smaps =
+    "00400000-00401000 r--p 00000000 fd:01 42                         /usr/local/bin/sshboot\n"
+    "Size:                  4 kB\n"
+    "Anonymous:             0 kB\n"
+    "VmFlags: rd mr mw me dw sd\n"
+    "00401000-00ade000 r-xp 00001000 fd:01 42                         /usr/local/bin/sshboot\n"
+    "Size:               7028 kB\n"
+    "Anonymous:             0 kB\n"
+    "00cba000-00d28000 r--p 008b9000 fd:01 42                         /usr/local/bin/sshboot\n"
+    "Anonymous:             8 kB\n"
+    "00d28000-00d31000 rw-p 00927000 fd:01 42                         /usr/local/bin/sshboot\n"
+    "Anonymous:            36 kB\n"
+    "01000000-01021000 rw-p 00000000 00:00 0                          [heap]\n"
+    "Anonymous:           132 kB\n"
+    "7f0000000000-7f0000001000 r--p 00000000 fd:01 77                 "
+    "/usr/lib/locale/C.utf8/LC_CTYPE\n"
+    "Anonymous:             0 kB\n"
+    "7ffd00000000-7ffd00002000 r-xp 00000000 00:00 0                  [vdso]\n"
+    "Anonymous:             0 kB\n";
+
+}  // namespace
+
+TEST(idle_memory, read_only_file_mappings_of_the_program) {
+    const std::vector<util::AddressRange> segments = {
+        {0x400000, 0x401000}, {0x401000, 0xade000}, {0xcb9000, 0xd43000}};
+    const auto got = util::program_read_only_mappings(k_smaps, segments);
+    // Not the writable one, the heap, a file outside the program or the vDSO.
+    const std::vector<util::ReadOnlyMapping> want = {
+        {{0x400000, 0x401000}, false}, {{0x401000, 0xade000}, false}, {{0xcba000, 0xd28000}, true}};
+    EXPECT_EQ(got, want);
+    EXPECT_TRUE(util::program_read_only_mappings(k_smaps, {}).empty());
+    EXPECT_TRUE(util::program_read_only_mappings("", segments).empty());
+    // A mapping without its Anonymous line counts as written.
+    const auto bare = util::program_read_only_mappings(
+        "00400000-00401000 r--p 00000000 fd:01 42 /x\nSize: 4 kB\n", segments);
+    ASSERT_EQ(bare.size(), 1U);
+    EXPECT_TRUE(bare[0].has_written_pages);
+    EXPECT_TRUE(util::program_read_only_mappings("garbage-line r--p\nzz-yy r--p 0 0 1\n", segments)
+                    .empty());
+}
+
+TEST(idle_memory, file_page_runs_keep_written_and_swapped_pages) {
+    constexpr std::uint64_t present = 1ULL << 63;
+    constexpr std::uint64_t swapped = 1ULL << 62;
+    constexpr std::uint64_t file = 1ULL << 61;
+    const util::AddressRange range{0x10000, 0x10000 + 6 * 0x1000};
+    // file page, anonymous page, not mapped, swapped out, file page, file page
+    const std::vector<std::uint64_t> entries = {present | file, present,        0,
+                                                swapped,        present | file, present | file};
+    const std::vector<util::AddressRange> want = {
+        {0x10000, 0x11000}, {0x12000, 0x13000}, {0x14000, 0x16000}};
+    EXPECT_EQ(util::file_page_runs(range, entries, 0x1000), want);
+    // Entries missing for the tail: those pages are kept.
+    const std::vector<util::AddressRange> head = {{0x10000, 0x11000}};
+    EXPECT_EQ(util::file_page_runs(range, std::span(entries).first(2), 0x1000), head);
+}
+
+TEST(idle_memory, release_unmaps_the_programs_pages_and_the_program_goes_on) {
+    const auto rss_file = [] {
+        auto status = util::read_file("/proc/self/status");
+        EXPECT_TRUE(status.has_value());
+        const auto at = status->find("RssFile:");
+        return at == std::string::npos ? 0L : std::strtol(status->c_str() + at + 8, nullptr, 10);
+    };
+    // Map much of the binary's constants and code: the tests so far did.
+    const long before = rss_file();
+    util::release_idle_memory();
+    const long after = rss_file();
+    EXPECT_LT(after, before);
+    // Code and constants come back on use.
+    EXPECT_EQ(util::base64_encode("hello"), "aGVsbG8=");
 }

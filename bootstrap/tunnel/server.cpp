@@ -35,7 +35,7 @@ struct Shared {
         if (idle()) {
             asio::post(executor, [this] {
                 if (idle()) {
-                    util::release_idle_memory();
+                    idle_memory.release();
                 }
             });
         }
@@ -44,6 +44,7 @@ struct Shared {
 
     ServeConfig config;
     asio::io_context::executor_type executor;
+    util::IdleMemory idle_memory = util::IdleMemory::of_this_program();
     std::string page_html;
     int open_tunnels = 0;
     int pending = 0;

@@ -136,23 +136,20 @@ std::vector<AddressRange> file_page_runs(AddressRange range, std::span<const std
     return out;
 }
 
-void release_idle_memory() {
+IdleMemory IdleMemory::of_this_program() {
+    IdleMemory out;
     const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
     std::vector<AddressRange> segments;
     ::dl_iterate_phdr(program_segments, &segments);
     auto smaps = read_file("/proc/self/smaps");
     if (!smaps) {
-        ::malloc_trim(0);
-        return;
+        return out;
     }
-    const auto drop = [](AddressRange r) {
-        ::madvise(reinterpret_cast<void*>(r.begin), r.end - r.begin, MADV_DONTNEED);
-    };
     UniqueFd pagemap;
     std::vector<std::uint64_t> entries;
     for (const auto& mapping : program_read_only_mappings(*smaps, segments)) {
         if (!mapping.has_written_pages) {
-            drop(mapping.range);
+            out.m_ranges.push_back(mapping.range);
             continue;
         }
         if (!pagemap.valid()) {
@@ -167,9 +164,15 @@ void release_idle_memory() {
                 bytes) {
             continue;
         }
-        for (const auto& run : file_page_runs(mapping.range, entries, page)) {
-            drop(run);
-        }
+        const auto runs = file_page_runs(mapping.range, entries, page);
+        out.m_ranges.insert(out.m_ranges.end(), runs.begin(), runs.end());
+    }
+    return out;
+}
+
+void IdleMemory::release() const {
+    for (const auto& r : m_ranges) {
+        ::madvise(reinterpret_cast<void*>(r.begin), r.end - r.begin, MADV_DONTNEED);
     }
     ::malloc_trim(0);
 }

@@ -35,12 +35,27 @@ std::vector<ReadOnlyMapping> program_read_only_mappings(std::string_view smaps,
 std::vector<AddressRange> file_page_runs(AddressRange range, std::span<const std::uint64_t> entries,
                                          std::uintptr_t page_size);
 
-// Unmaps this program's read-only pages that are the file's own (its code,
-// its constants, and its relocated-read-only data but for the pages written
-// at start) and returns the heap's
-// free memory to the kernel. Those pages stay in the page cache, shared with
-// every other process that runs the binary; the next instruction or constant
-// used maps its page again, a minor fault.
-void release_idle_memory();
+// What a process gives back while it waits: the pages of this program's
+// read-only mappings that are the file's own (its code, its constants, and
+// its relocated read-only data but for the pages written at start), and the
+// heap's free memory. Those pages stay in the page cache, shared with every
+// other process that runs the binary; the next instruction or constant used
+// maps its page again, a minor fault.
+class IdleMemory {
+  public:
+    // Finds the ranges once (from /proc/self/smaps, and /proc/self/pagemap
+    // for a mapping with written pages): a read-only mapping gains no written
+    // page later, so they hold for the life of the process. None when /proc
+    // cannot be read; release() then only trims the heap.
+    static IdleMemory of_this_program();
+
+    // Unmaps the ranges and returns the heap's free memory to the kernel.
+    void release() const;
+
+    const std::vector<AddressRange>& ranges() const { return m_ranges; }
+
+  private:
+    std::vector<AddressRange> m_ranges;
+};
 
 }  // namespace sshboot::util

@@ -171,10 +171,12 @@ IdleMemory IdleMemory::of_this_program() {
 }
 
 void IdleMemory::release() const {
+    // The heap first: the program's pages last, so that once they are gone
+    // (what RssFile shows) the process has nothing left to do but sleep.
+    ::malloc_trim(0);
     for (const auto& r : m_ranges) {
         ::madvise(reinterpret_cast<void*>(r.begin), r.end - r.begin, MADV_DONTNEED);
     }
-    ::malloc_trim(0);
 }
 
 }  // namespace sshboot::util

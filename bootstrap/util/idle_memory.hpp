@@ -49,7 +49,7 @@ class IdleMemory {
     // cannot be read; release() then only trims the heap.
     static IdleMemory of_this_program();
 
-    // Unmaps the ranges and returns the heap's free memory to the kernel.
+    // Returns the heap's free memory to the kernel, then unmaps the ranges.
     void release() const;
 
     const std::vector<AddressRange>& ranges() const { return m_ranges; }

@@ -17,6 +17,7 @@
 #include "keys/wire.hpp"
 #include "util/base64.hpp"
 #include "util/fs.hpp"
+#include "util/parse.hpp"
 #include "util/process.hpp"
 
 namespace sshboot::doctor {
@@ -31,26 +32,6 @@ std::optional<std::uint64_t> read_u64(keys::WireReader& r) {
         return std::nullopt;
     }
     return (static_cast<std::uint64_t>(*hi) << 32) | *lo;
-}
-
-std::vector<std::string_view> fields_of(std::string_view line) {
-    std::vector<std::string_view> out;
-    std::size_t i = 0;
-    while (i < line.size()) {
-        while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) {
-            ++i;
-        }
-        std::size_t j = i;
-        while (j < line.size() && line[j] != ' ' && line[j] != '\t' && line[j] != '\r' &&
-               line[j] != '\n') {
-            ++j;
-        }
-        if (j > i) {
-            out.push_back(line.substr(i, j - i));
-        }
-        i = j + 1;
-    }
-    return out;
 }
 
 void gather_secret(const std::map<std::string, std::string>& env, ClusterFacts& f) {
@@ -174,7 +155,7 @@ void probe_peers(const ClusterGatherOptions& o, ClusterFacts& f) {
 }  // namespace
 
 util::Expected<CertificateInfo> parse_certificate_line(std::string_view line) {
-    const auto fields = fields_of(line);
+    const auto fields = util::fields_of(line);
     if (fields.size() < 2) {
         return util::make_error("not a certificate line (expected \"<type> <base64>\")");
     }
@@ -233,7 +214,7 @@ std::vector<std::string> cert_authority_fingerprints(std::string_view text) {
         if (end == std::string_view::npos) {
             end = text.size();
         }
-        const auto fields = fields_of(text.substr(start, end - start));
+        const auto fields = util::fields_of(text.substr(start, end - start));
         start = end + 1;
         if (fields.size() < 4 || fields[0] != "@cert-authority") {
             continue;

@@ -18,30 +18,9 @@
 
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/parse.hpp"
 
 namespace sshboot::sshd {
-namespace {
-
-// Splits on runs of spaces.
-std::vector<std::string_view> fields_of(std::string_view line) {
-    std::vector<std::string_view> out;
-    std::size_t i = 0;
-    while (i < line.size()) {
-        while (i < line.size() && line[i] == ' ') {
-            ++i;
-        }
-        const std::size_t start = i;
-        while (i < line.size() && line[i] != ' ') {
-            ++i;
-        }
-        if (i > start) {
-            out.push_back(line.substr(start, i - start));
-        }
-    }
-    return out;
-}
-
-}  // namespace
 
 std::vector<ListeningSocket> parse_listening(std::string_view text) {
     std::vector<ListeningSocket> out;
@@ -59,7 +38,7 @@ std::vector<ListeningSocket> parse_listening(std::string_view text) {
             continue;
         }
         // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-        const auto f = fields_of(line);
+        const auto f = util::fields_of(line);
         if (f.size() < 10 || f[3] != "0A") {
             continue;
         }

@@ -1,16 +1,16 @@
 #include "util/idle_memory.hpp"
 
+#include <fcntl.h>
 #include <link.h>
 #include <malloc.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <fcntl.h>
-
 #include <charconv>
 #include <optional>
 
 #include "util/fs.hpp"
+#include "util/parse.hpp"
 
 namespace sshboot::util {
 namespace {
@@ -18,19 +18,6 @@ namespace {
 bool parse_hex(std::string_view text, std::uintptr_t& out) {
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out, 16);
     return ec == std::errc() && end == text.data() + text.size();
-}
-
-std::string_view next_field(std::string_view& line) {
-    const auto start = line.find_first_not_of(' ');
-    if (start == std::string_view::npos) {
-        line = {};
-        return {};
-    }
-    line.remove_prefix(start);
-    const auto stop = line.find(' ');
-    const auto field = line.substr(0, stop);
-    line.remove_prefix(stop == std::string_view::npos ? line.size() : stop);
-    return field;
 }
 
 // "lo-hi perms offset dev inode [path]": a mapping's first line.
@@ -41,18 +28,16 @@ struct Mapping {
 };
 
 bool parse_header(std::string_view line, Mapping& out) {
-    const auto span = next_field(line);
-    const auto dash = span.find('-');
-    if (dash == std::string_view::npos || !parse_hex(span.substr(0, dash), out.range.begin) ||
-        !parse_hex(span.substr(dash + 1), out.range.end) || out.range.end <= out.range.begin) {
+    const auto f = fields_of(line);
+    if (f.size() < 5) {
         return false;
     }
-    const auto perms = next_field(line);
-    next_field(line);  // offset
-    next_field(line);  // device
-    const auto inode = next_field(line);
-    out.candidate = perms.size() == 4 && perms[1] != 'w' && !inode.empty() && inode != "0";
-    out.anonymous = true;
+    const auto dash = f[0].find('-');
+    if (dash == std::string_view::npos || !parse_hex(f[0].substr(0, dash), out.range.begin) ||
+        !parse_hex(f[0].substr(dash + 1), out.range.end) || out.range.end <= out.range.begin) {
+        return false;
+    }
+    out.candidate = f[1].size() == 4 && f[1][1] != 'w' && f[4] != "0";
     return true;
 }
 
@@ -99,8 +84,8 @@ std::vector<ReadOnlyMapping> program_read_only_mappings(std::string_view smaps,
             continue;
         }
         if (current && line.starts_with("Anonymous:")) {
-            auto rest = line.substr(10);
-            current->anonymous = next_field(rest) != "0";
+            const auto f = fields_of(line);
+            current->anonymous = f.size() < 2 || f[1] != "0";
         }
     }
     finish();
@@ -112,26 +97,26 @@ std::vector<AddressRange> file_page_runs(AddressRange range, std::span<const std
     constexpr std::uint64_t present = 1ULL << 63;
     constexpr std::uint64_t swapped = 1ULL << 62;
     constexpr std::uint64_t file_or_shared = 1ULL << 61;
+    // The process's own copy of a page, or a page with no entry: kept.
+    const auto kept = [&](std::size_t i) {
+        if (i >= entries.size()) {
+            return true;
+        }
+        const auto e = entries[i];
+        return (e & swapped) != 0 || ((e & present) != 0 && (e & file_or_shared) == 0);
+    };
     std::vector<AddressRange> out;
     const std::size_t pages = (range.end - range.begin) / page_size;
-    std::optional<std::uintptr_t> run;
-    for (std::size_t i = 0; i <= pages; ++i) {
-        const std::uintptr_t addr = range.begin + i * page_size;
-        bool own = false;
-        if (i == pages) {
-            own = true;  // closes the last run
-        } else if (i >= entries.size()) {
-            own = true;  // unknown: kept
-        } else {
-            const auto e = entries[i];
-            own = (e & swapped) != 0 || ((e & present) != 0 && (e & file_or_shared) == 0);
+    for (std::size_t i = 0; i < pages;) {
+        if (kept(i)) {
+            ++i;
+            continue;
         }
-        if (own && run) {
-            out.push_back({*run, addr});
-            run.reset();
-        } else if (!own && !run) {
-            run = addr;
+        const std::size_t first = i;
+        while (i < pages && !kept(i)) {
+            ++i;
         }
+        out.push_back({range.begin + first * page_size, range.begin + i * page_size});
     }
     return out;
 }

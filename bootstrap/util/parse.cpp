@@ -4,6 +4,26 @@
 
 namespace sshboot::util {
 
+std::vector<std::string_view> fields_of(std::string_view line) {
+    std::vector<std::string_view> out;
+    std::size_t i = 0;
+    while (i < line.size()) {
+        while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) {
+            ++i;
+        }
+        std::size_t j = i;
+        while (j < line.size() && line[j] != ' ' && line[j] != '\t' && line[j] != '\r' &&
+               line[j] != '\n') {
+            ++j;
+        }
+        if (j > i) {
+            out.push_back(line.substr(i, j - i));
+        }
+        i = j + 1;
+    }
+    return out;
+}
+
 std::optional<std::uint16_t> parse_port(std::string_view text) {
     unsigned value = 0;
     const char* end = text.data() + text.size();

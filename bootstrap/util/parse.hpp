@@ -5,8 +5,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sshboot::util {
+
+// The fields of a line of a /proc file or a similar table: the runs of
+// characters between spaces, tabs, CRs and LFs.
+std::vector<std::string_view> fields_of(std::string_view line);
 
 // A TCP port, 1 to 65535, digits only.
 std::optional<std::uint16_t> parse_port(std::string_view text);

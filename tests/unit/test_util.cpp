@@ -284,6 +284,15 @@ TEST(find_executable, searches_the_path_list) {
     EXPECT_FALSE(util::find_executable("no-such-program-here", "/bin:/usr/bin"));
 }
 
+TEST(fields_of, splits_on_spaces_tabs_and_line_ends) {
+    using V = std::vector<std::string_view>;
+    EXPECT_EQ(util::fields_of("  0: 0100007F:0016 00000000:0000 0A  "),
+              (V{"0:", "0100007F:0016", "00000000:0000", "0A"}));
+    EXPECT_EQ(util::fields_of("Anonymous:\t  8 kB\r\n"), (V{"Anonymous:", "8", "kB"}));
+    EXPECT_TRUE(util::fields_of("").empty());
+    EXPECT_TRUE(util::fields_of(" \t \r\n").empty());
+}
+
 namespace {
 
 const char* const k_smaps =

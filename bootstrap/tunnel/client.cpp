@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -52,6 +54,9 @@ constexpr std::chrono::seconds k_setup_deadline{30};
 // One read from stdin or the WebSocket at a time, at most this much: the
 // bound on what the client holds in each direction.
 constexpr std::size_t k_chunk = 256 * 1024;
+// The size asked for ssh's pipes: the most an unprivileged process may set
+// by default (/proc/sys/fs/pipe-max-size).
+constexpr int k_pipe_bytes = 1 << 20;
 constexpr std::size_t k_max_hosts_file = 1 << 20;
 // How long a close we started may wait for the server's close frame.
 constexpr std::chrono::seconds k_close_deadline{5};
@@ -368,6 +373,10 @@ class Relay {
         if (in_fd < 0 || out_fd < 0) {
             throw Failure(std::string("dup standard input/output: ") + std::strerror(errno));
         }
+        // ssh's pipes hold 64 KiB; with more room ssh writes on while we
+        // encrypt, and each read takes a larger piece (not a pipe: ignored).
+        ::fcntl(in_fd, F_SETPIPE_SZ, k_pipe_bytes);
+        ::fcntl(out_fd, F_SETPIPE_SZ, k_pipe_bytes);
         m_in.assign(in_fd);
         m_out.assign(out_fd);
         m_ws.binary(true);
@@ -385,6 +394,15 @@ class Relay {
     }
 
   private:
+    // While a chunk is written the socket is corked: its TLS records (one
+    // per 16 KiB, the frame's header in one of its own) leave in full
+    // segments, which wakes the proxy once per segment instead of once per
+    // record; uncorking sends the rest at once, so nothing waits.
+    void cork(bool on) {
+        const int value = on ? 1 : 0;
+        ::setsockopt(beast::get_lowest_layer(m_ws).native_handle(), IPPROTO_TCP, TCP_CORK, &value,
+                     sizeof value);
+    }
     void finish(std::string error = {}) {
         if (m_done) {
             return;
@@ -421,11 +439,13 @@ class Relay {
                 });
                 return;
             }
+            cork(true);
             m_ws.async_write(net::buffer(m_up.data(), n), [this](boost::system::error_code write_ec,
                                                                  std::size_t) {
                 if (m_done) {
                     return;
                 }
+                cork(false);
                 if (write_ec) {
                     finish("the tunnel connection broke while sending: " + write_ec.message());
                     return;

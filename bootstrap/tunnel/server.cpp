@@ -5,9 +5,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -94,13 +96,65 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
             self->m_open = true;
             log::info("tunnel {} from {} open ({} of at most {})", self->m_id, self->m_peer,
                       self->m_shared->open_tunnels, self->m_shared->config.max_tunnels);
-            // Beast's own timer now keeps the deadlines and the pings.
             beast::get_lowest_layer(*self->m_ws).expires_never();
+            self->start_keepalive();
             self->connect_sshd();
         });
     }
 
   private:
+    using Clock = std::chrono::steady_clock;
+
+    // The pings: one timer per tunnel, armed for when the client will have
+    // been quiet for ping_seconds, and moved only when it fires (a busy
+    // tunnel re-arms nothing per read; reads just note the time). A quiet
+    // client gets a ping every ping_seconds; one that answers nothing for
+    // twice that is cut off.
+    void start_keepalive() {
+        m_heard = Clock::now();
+        // Pongs (and pings) from the client count as hearing from it. Only a
+        // read, which holds the tunnel, runs this.
+        m_ws->control_callback(
+            [this](websocket::frame_type, beast::string_view) { m_heard = Clock::now(); });
+        arm_keepalive(m_heard + period());
+    }
+    std::chrono::seconds period() const {
+        return std::chrono::seconds(m_shared->config.ping_seconds);
+    }
+    void arm_keepalive(Clock::time_point when) {
+        m_keepalive.expires_at(when);
+        m_keepalive.async_wait([weak = weak_from_this()](error_code ec) {
+            if (auto self = weak.lock(); self && !ec) {
+                self->on_keepalive();
+            }
+        });
+    }
+    void on_keepalive() {
+        if (m_closing) {
+            return;
+        }
+        const auto now = Clock::now();
+        const auto quiet = now - m_heard;
+        if (quiet >= 2 * period()) {
+            log::info("tunnel {} from {}: no answer to a ping within {} s; closing it", m_id,
+                      m_peer, m_shared->config.ping_seconds);
+            error_code ignored;
+            beast::get_lowest_layer(*m_ws).socket().close(ignored);
+            m_sshd.close(ignored);
+            return;
+        }
+        if (quiet < period()) {
+            arm_keepalive(m_heard + period());
+            return;
+        }
+        if (!m_pinging) {
+            m_pinging = true;
+            m_ws->async_ping({},
+                             [self = shared_from_this()](error_code) { self->m_pinging = false; });
+        }
+        arm_keepalive(now + period());
+    }
+
     void connect_sshd() {
         const tcp::endpoint sshd(asio::ip::make_address_v4("127.0.0.1"), m_shared->config.ssh_port);
         m_sshd.async_connect(sshd, [self = shared_from_this()](error_code ec) {
@@ -133,6 +187,7 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
                                       return;
                                   }
                                   self->m_bytes_in += n;
+                                  self->m_heard = Clock::now();
                                   asio::async_write(self->m_sshd,
                                                     asio::buffer(self->m_from_client.get(), n),
                                                     [self](error_code wec, std::size_t) {
@@ -195,6 +250,9 @@ class Tunnel : public std::enable_shared_from_this<Tunnel> {
     unsigned long long m_bytes_in = 0;
     unsigned long long m_bytes_out = 0;
     bool m_closing = false;
+    asio::steady_timer m_keepalive{m_ws->get_executor()};
+    Clock::time_point m_heard;
+    bool m_pinging = false;
 };
 
 // A connection before its upgrade: reads one request within the deadline and
@@ -333,10 +391,10 @@ class Handshake : public std::enable_shared_from_this<Handshake> {
         auto ws = std::make_shared<Tunnel::Stream>(std::move(m_stream));
         websocket::stream_base::timeout timeouts{};
         timeouts.handshake_timeout = std::chrono::seconds(k_handshake_seconds);
-        // A ping after ping_seconds without a frame from the client; the
-        // tunnel ends when another such period passes without an answer.
-        timeouts.idle_timeout = std::chrono::seconds(2 * m_shared->config.ping_seconds);
-        timeouts.keep_alive_pings = true;
+        // Beast's idle timer would be moved on every read; the tunnel keeps
+        // its own (Tunnel::start_keepalive).
+        timeouts.idle_timeout = websocket::stream_base::none();
+        timeouts.keep_alive_pings = false;
         ws->set_option(timeouts);
         ws->binary(true);
         ws->auto_fragment(false);

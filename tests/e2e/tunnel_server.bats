@@ -242,6 +242,30 @@ time.sleep(120)
 	[[ $(tunnel_pid) == "$pid" ]] || fail "the tunnel server restarted"
 }
 
+@test "a busy tunnel moves no timer per read: 16 MiB through it costs the server a few timer calls" {
+	command -v strace >/dev/null || e2e_fail_or_skip "needs strace"
+	start_tunnel
+	local pid trace=$BATS_TEST_TMPDIR/strace tracer i
+	pid=$(wait_for_tunnel_pid)
+	strace -f -qq -e trace=timerfd_settime,sendto -p "$pid" -o "$trace" &
+	tracer=$!
+	for ((i = 0; i < 100; i++)); do
+		awk '/^TracerPid:/ { exit !($2 != 0) }' "/proc/$pid/status" && break
+		sleep 0.1
+	done
+	head -c $((16 * 1024 * 1024)) /dev/zero | tunnel_ssh "" -- 'cat >/dev/null' ||
+		fail "the transfer failed"
+	kill -INT "$tracer"
+	wait "$tracer" || true
+	local writes timers
+	# Each chunk relayed to sshd is one sendto: at least 256 of 64 KiB.
+	writes=$(grep -c 'sendto(' "$trace" || true)
+	((writes >= 256)) || fail "only $writes writes to sshd were seen"
+	# The tunnel's keepalive timer and the handshake's deadlines: a few.
+	timers=$(grep -c 'timerfd_settime(' "$trace" || true)
+	((timers < 20)) || fail "$timers timer calls for $writes writes"
+}
+
 @test "with the tunnel off no extra process runs and nothing else listens" {
 	PORT=$(free_port)
 	start_runpod "$PORT" SSH_PUBLIC_KEY="$(cat "$CLIENT_PUB")"

@@ -8,7 +8,10 @@
 #
 #   throughput  `ssh HOST cat >/dev/null` fed BENCH_MIB MiB (default 1024),
 #               the two paths interleaved (tunnel, tcp, tunnel, ...); median
-#               MiB/s of each; ratio tunnel/tcp (target >= 0.8)
+#               MiB/s of each; ratio tunnel/tcp (target >= 0.8); beside them
+#               the tunnel without the proxy (ws:// straight to the tunnel
+#               port), and the CPU time per GiB of the tunnel's client, its
+#               server and nginx on each path (what the tunnel adds, by part)
 #   latency     median round trip of one byte through `ssh HOST cat`
 #               (BENCH_ECHOES, default 300, per path); the tunnel's added
 #               latency = tunnel - tcp (target <= 0.3 ms)
@@ -102,10 +105,26 @@ for ((i = 0; i < 200; i++)); do
 done
 sb_port_in_use "$TUNNEL_PORT" || sb_die "the tunnel does not listen on $TUNNEL_PORT: $(tail -n 5 "$TMP/err")"
 
+# The client runs under a shell that appends its CPU time (bash's `times`:
+# user and system time of its children) to client.times when it ends; ssh
+# ends its ProxyCommand with SIGHUP, which the shell passes on.
+cat >"$TMP/client.sh" <<'SH'
+#!/bin/bash
+"$@" <&0 &
+child=$!
+trap 'kill -HUP "$child" 2>/dev/null' HUP TERM
+wait "$child"
+while kill -0 "$child" 2>/dev/null; do wait "$child"; done
+times >>"${0%/*}/client.times"
+SH
+chmod +x "$TMP/client.sh"
 cat >"$TMP/ssh_config" <<CONF
 Host tunnel
   HostName localhost
-  ProxyCommand $BUILD/sshboot tunnel --cacert $TMP/nginx/ca.pem $URL
+  ProxyCommand $TMP/client.sh $BUILD/sshboot tunnel --cacert $TMP/nginx/ca.pem $URL
+Host direct
+  HostName localhost
+  ProxyCommand $TMP/client.sh $BUILD/sshboot tunnel ws://127.0.0.1:$TUNNEL_PORT/ssh
 Host tcp
   HostName 127.0.0.1
   Port $TUNNEL_STREAM_PORT
@@ -120,7 +139,7 @@ Host *
   LogLevel ERROR
 CONF
 SSH=(/usr/bin/ssh -F "$TMP/ssh_config")
-for path in tunnel tcp; do
+for path in tunnel direct tcp; do
 	"${SSH[@]}" "$path" true </dev/null || sb_die "no login through the $path path"
 done
 
@@ -145,18 +164,42 @@ status_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 rollup_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/smaps_rollup"; }
 # busy_ticks: the whole machine's busy CPU time so far, in clock ticks.
 busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+# proc_ticks PID: one process's CPU time (user + system) so far, in clock
+# ticks (fields 14 and 15 of /proc/PID/stat).
+proc_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+# client_ticks: the CPU time of the clients that ended since the last call
+# (the second of each pair of lines client.sh wrote, "XmY.YYYs XmZ.ZZZs":
+# its children's), in clock ticks; starts a new count.
+client_ticks() {
+	local f=$TMP/client.times
+	touch "$f"
+	tr 'm' ' ' <"$f" | tr -d 's' |
+		awk -v hz="$hz" 'NR % 2 == 0 { t += $1 * 60 + $2 + $3 * 60 + $4 } END { printf "%d", t * hz }'
+	: >"$f"
+}
 
 # --- throughput ----------------------------------------------------------------
 sb_log "throughput: $MIB MiB per transfer, $ROUNDS rounds, paths interleaved"
-declare -A rates=() cpus=()
+declare -A rates=() cpus=() parts=()
 hz=$(getconf CLK_TCK)
+server_pid=$(tunnel_pid) || sb_die "found no unprivileged sshboot (the tunnel process) in the root"
+nginx_pid=$(pgrep -P "$(cat "$TMP/nginx/nginx.pid")" | head -n 1)
+[[ -n $nginx_pid ]] || sb_die "found no nginx worker"
+# per_gib TICKS: clock ticks as CPU seconds per GiB carried.
+per_gib() { awk -v t="$1" -v hz="$hz" -v m="$MIB" 'BEGIN { printf "%.2f", t / hz / (m / 1024) }'; }
 for ((r = 1; r <= ROUNDS; r++)); do
-	for path in tunnel tcp; do
+	for path in tunnel direct tcp; do
+		client_ticks >/dev/null
 		ticks=$(busy_ticks)
+		server_ticks=$(proc_ticks "$server_pid")
+		nginx_ticks=$(proc_ticks "$nginx_pid")
 		start=$(date +%s.%N)
 		head -c "$((MIB * 1024 * 1024))" /dev/zero | "${SSH[@]}" "$path" 'cat >/dev/null'
 		end=$(date +%s.%N)
 		ticks=$(($(busy_ticks) - ticks))
+		parts[$path-client]+="$(per_gib "$(client_ticks)") "
+		parts[$path-server]+="$(per_gib $(($(proc_ticks "$server_pid") - server_ticks))) "
+		parts[$path-nginx]+="$(per_gib $(($(proc_ticks "$nginx_pid") - nginx_ticks))) "
 		rate=$(awk -v m="$MIB" -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", m / (e - s) }')
 		# CPU time of the whole machine (every process on the path, and the
 		# kernel's loopback TCP) per GiB carried.
@@ -166,11 +209,15 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		printf '  round %d %-6s %8s MiB/s  %6s CPU s/GiB\n' "$r" "$path" "$rate" "$cpu"
 	done
 done
-tun_cpu=$(tr ' ' '\n' <<<"${cpus[tunnel]}" | grep . | median)
-tcp_cpu=$(tr ' ' '\n' <<<"${cpus[tcp]}" | grep . | median)
-tun_rate=$(tr ' ' '\n' <<<"${rates[tunnel]}" | grep . | median)
-tcp_rate=$(tr ' ' '\n' <<<"${rates[tcp]}" | grep . | median)
+# of LIST: the median of a list of figures.
+of() { tr ' ' '\n' <<<"$1" | grep . | median; }
+tun_cpu=$(of "${cpus[tunnel]}")
+tcp_cpu=$(of "${cpus[tcp]}")
+tun_rate=$(of "${rates[tunnel]}")
+tcp_rate=$(of "${rates[tcp]}")
+direct_rate=$(of "${rates[direct]}")
 ratio=$(awk -v a="$tun_rate" -v b="$tcp_rate" 'BEGIN { printf "%.2f", a / b }')
+direct_ratio=$(awk -v a="$direct_rate" -v b="$tcp_rate" 'BEGIN { printf "%.2f", a / b }')
 
 # --- latency -------------------------------------------------------------------
 cat >"$TMP/echo.py" <<'PY'
@@ -247,8 +294,15 @@ printf '\n%-44s %12s %12s  %s\n' "figure" "value" "target" "verdict"
 printf '%-44s %12s %12s\n' "throughput via nginx + tunnel (MiB/s)" "$tun_rate" ""
 printf '%-44s %12s %12s\n' "throughput via nginx stream TCP (MiB/s)" "$tcp_rate" ""
 printf '%-44s %12s %12s  %s\n' "ratio tunnel/TCP" "$ratio" ">= 0.8" "$(verdict "$ratio" 0.8 ge)"
+printf '%-44s %12s %12s\n' "throughput via the tunnel, no proxy (MiB/s)" "$direct_rate" ""
+printf '%-44s %12s %12s\n' "ratio tunnel without proxy/TCP" "$direct_ratio" ""
 printf '%-44s %12s %12s\n' "machine CPU per GiB via tunnel (s, median)" "$tun_cpu" ""
+printf '%-44s %12s %12s\n' "  of it the tunnel client" "$(of "${parts[tunnel-client]}")" ""
+printf '%-44s %12s %12s\n' "  of it the tunnel server" "$(of "${parts[tunnel-server]}")" ""
+printf '%-44s %12s %12s\n' "  of it nginx (TLS, WebSocket proxy)" "$(of "${parts[tunnel-nginx]}")" ""
 printf '%-44s %12s %12s\n' "machine CPU per GiB via TCP (s, median)" "$tcp_cpu" ""
+printf '%-44s %12s %12s\n' "  of it nginx (stream proxy)" "$(of "${parts[tcp-nginx]}")" ""
+printf '%-44s %12s %12s\n' "tunnel client / server CPU, no proxy (s/GiB)" "$(of "${parts[direct-client]}")/$(of "${parts[direct-server]}")" ""
 printf '%-44s %12s %12s\n' "echo round trip via tunnel (us, median)" "$tun_lat" ""
 printf '%-44s %12s %12s\n' "echo round trip via TCP (us, median)" "$tcp_lat" ""
 printf '%-44s %12s %12s  %s\n' "added round trip (ms)" "$added" "<= 0.3" "$(verdict "$added" 0.3 le)"

@@ -248,7 +248,7 @@ tcp_lat=$(tr ' ' '\n' <<<"${lats[tcp]}" | grep . | median)
 added=$(awk -v a="$tun_lat" -v b="$tcp_lat" 'BEGIN { printf "%.3f", (a - b) / 1000 }')
 
 # --- memory --------------------------------------------------------------------
-pid=$(tunnel_pid) || sb_die "found no unprivileged sshboot (the tunnel process) in the root"
+pid=$server_pid
 # open_tunnels: connections the tunnel process has open now.
 open_tunnels() { ss -Htn state established "( sport = :$TUNNEL_PORT )" | wc -l; }
 # settle N: waits until N tunnels are open and the tunnel process's memory

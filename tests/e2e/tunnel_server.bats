@@ -245,18 +245,21 @@ time.sleep(120)
 @test "a busy tunnel moves no timer per read: 16 MiB through it costs the server a few timer calls" {
 	command -v strace >/dev/null || e2e_fail_or_skip "needs strace"
 	start_tunnel
-	local pid trace=$BATS_TEST_TMPDIR/strace tracer i
+	local pid trace=$BATS_TEST_TMPDIR/strace i
 	pid=$(wait_for_tunnel_pid)
+	# The tracer is the test's background process (teardown stops it).
 	strace -f -qq -e trace=timerfd_settime,sendto -p "$pid" -o "$trace" &
-	tracer=$!
+	HOLDER_PID=$!
 	for ((i = 0; i < 100; i++)); do
 		awk '/^TracerPid:/ { exit !($2 != 0) }' "/proc/$pid/status" && break
 		sleep 0.1
 	done
+	awk '/^TracerPid:/ { exit !($2 != 0) }' "/proc/$pid/status" || fail "strace did not attach"
 	head -c $((16 * 1024 * 1024)) /dev/zero | tunnel_ssh "" -- 'cat >/dev/null' ||
 		fail "the transfer failed"
-	kill -INT "$tracer"
-	wait "$tracer" || true
+	kill -INT "$HOLDER_PID"
+	wait "$HOLDER_PID" || true
+	HOLDER_PID=
 	local writes timers
 	# Each chunk relayed to sshd is one sendto: at least 256 of 64 KiB.
 	writes=$(grep -c 'sendto(' "$trace" || true)

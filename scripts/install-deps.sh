@@ -9,9 +9,10 @@ packages=(
 	# sshboot tunnel: OpenSSL, linked statically (Boost.Beast/Asio are header-only).
 	libssl-dev
 	# The tunnel tests and benchmark: nginx as the platform's TLS proxy (with its
-	# stream module for the plain TCP comparison), python3-websockets as an
-	# independent client, openssl for the private CA.
-	nginx-light libnginx-mod-stream python3-websockets openssl
+	# stream module for the plain TCP and TLS-alone comparisons), python3-websockets
+	# as an independent client, openssl for the private CA, socat as the
+	# benchmark's TLS-alone client.
+	nginx-light libnginx-mod-stream python3-websockets openssl socat
 	# ... and a notebook hub's proxy: node-http-proxy, the library JupyterHub's
 	# configurable-http-proxy relays WebSockets with.
 	nodejs node-http-proxy

@@ -10,8 +10,12 @@
 #               the two paths interleaved (tunnel, tcp, tunnel, ...); median
 #               MiB/s of each; ratio tunnel/tcp (target >= 0.8); beside them
 #               the tunnel without the proxy (ws:// straight to the tunnel
-#               port), and the CPU time per GiB of the tunnel's client, its
-#               server and nginx on each path (what the tunnel adds, by part)
+#               port), TLS alone as a reference (socat's TLS client to
+#               nginx's stream proxy ending TLS, straight to sshd: no
+#               WebSocket, no tunnel; what any tunnel behind a TLS proxy
+#               costs at least), and the CPU time per GiB of the tunnel's
+#               client, its server and nginx on each path (what the tunnel
+#               adds, by part)
 #   latency     median round trip of one byte through `ssh HOST cat`
 #               (BENCH_ECHOES, default 300, per path); the tunnel's added
 #               latency = tunnel - tcp (target <= 0.3 ms)
@@ -46,7 +50,7 @@ CONTAINER_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || sb_die "usage: bash $0 [ROUNDS]"
 ((EUID == 0)) || sb_die "run as root (namespaces, overlayfs, chroot)"
-for tool in unshare mount chroot ssh ssh-keygen nginx openssl awk sort; do
+for tool in unshare mount chroot ssh ssh-keygen nginx openssl socat awk sort; do
 	command -v "$tool" >/dev/null || sb_die "needs $tool (bash scripts/install-deps.sh)"
 done
 [[ -x /usr/bin/python3 ]] || sb_die "needs /usr/bin/python3"
@@ -106,8 +110,9 @@ done
 sb_port_in_use "$TUNNEL_PORT" || sb_die "the tunnel does not listen on $TUNNEL_PORT: $(tail -n 5 "$TMP/err")"
 
 # The client runs under a shell that appends its CPU time (bash's `times`:
-# user and system time of its children) to client.times when it ends; ssh
-# ends its ProxyCommand with SIGHUP, which the shell passes on.
+# user and system time of itself and of its children, on one line) to
+# client.times when it ends; ssh ends its ProxyCommand with SIGHUP, which the
+# shell passes on, and does not wait for it to end.
 cat >"$TMP/client.sh" <<'SH'
 #!/bin/bash
 "$@" <&0 &
@@ -115,7 +120,10 @@ child=$!
 trap 'kill -HUP "$child" 2>/dev/null' HUP TERM
 wait "$child"
 while kill -0 "$child" 2>/dev/null; do wait "$child"; done
-times >>"${0%/*}/client.times"
+# (times in the shell itself: a command substitution would time a subshell)
+times >"${0%/*}/client.$$"
+paste -s -d ' ' "${0%/*}/client.$$" >>"${0%/*}/client.times"
+rm -f "${0%/*}/client.$$"
 SH
 chmod +x "$TMP/client.sh"
 cat >"$TMP/ssh_config" <<CONF
@@ -125,6 +133,9 @@ Host tunnel
 Host direct
   HostName localhost
   ProxyCommand $TMP/client.sh $BUILD/sshboot tunnel ws://127.0.0.1:$TUNNEL_PORT/ssh
+Host tls
+  HostName localhost
+  ProxyCommand $TMP/client.sh socat -b 262144 - OPENSSL:localhost:$TUNNEL_STREAM_TLS_PORT,cafile=$TMP/nginx/ca.pem
 Host tcp
   HostName 127.0.0.1
   Port $TUNNEL_STREAM_PORT
@@ -139,7 +150,7 @@ Host *
   LogLevel ERROR
 CONF
 SSH=(/usr/bin/ssh -F "$TMP/ssh_config")
-for path in tunnel direct tcp; do
+for path in tunnel direct tls tcp; do
 	"${SSH[@]}" "$path" true </dev/null || sb_die "no login through the $path path"
 done
 
@@ -167,14 +178,16 @@ busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 # proc_ticks PID: one process's CPU time (user + system) so far, in clock
 # ticks (fields 14 and 15 of /proc/PID/stat).
 proc_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
-# client_ticks: the CPU time of the clients that ended since the last call
-# (the second of each pair of lines client.sh wrote, "XmY.YYYs XmZ.ZZZs":
-# its children's), in clock ticks; starts a new count.
+# client_ticks N: the CPU time of the clients that ended since the last call
+# (the last two fields of each line client.sh wrote, "XmY.YYYs XmZ.ZZZs":
+# its children's), in clock ticks, once N of them have (at most 10 s: ssh
+# has gone before its ProxyCommand); starts a new count.
 client_ticks() {
-	local f=$TMP/client.times
+	local f=$TMP/client.times i
 	touch "$f"
+	for ((i = 0; i < 100 && $(wc -l <"$f") < $1; i++)); do sleep 0.1; done
 	tr 'm' ' ' <"$f" | tr -d 's' |
-		awk -v hz="$hz" 'NR % 2 == 0 { t += $1 * 60 + $2 + $3 * 60 + $4 } END { printf "%d", t * hz }'
+		awk -v hz="$hz" '{ t += $5 * 60 + $6 + $7 * 60 + $8 } END { printf "%d", t * hz }'
 	: >"$f"
 }
 
@@ -188,8 +201,8 @@ nginx_pid=$(pgrep -P "$(cat "$TMP/nginx/nginx.pid")" | head -n 1)
 # per_gib TICKS: clock ticks as CPU seconds per GiB carried.
 per_gib() { awk -v t="$1" -v hz="$hz" -v m="$MIB" 'BEGIN { printf "%.2f", t / hz / (m / 1024) }'; }
 for ((r = 1; r <= ROUNDS; r++)); do
-	for path in tunnel direct tcp; do
-		client_ticks >/dev/null
+	for path in tunnel direct tls tcp; do
+		client_ticks 0 >/dev/null
 		ticks=$(busy_ticks)
 		server_ticks=$(proc_ticks "$server_pid")
 		nginx_ticks=$(proc_ticks "$nginx_pid")
@@ -197,7 +210,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		head -c "$((MIB * 1024 * 1024))" /dev/zero | "${SSH[@]}" "$path" 'cat >/dev/null'
 		end=$(date +%s.%N)
 		ticks=$(($(busy_ticks) - ticks))
-		parts[$path-client]+="$(per_gib "$(client_ticks)") "
+		clients=1
+		[[ $path != tcp ]] || clients=0
+		parts[$path-client]+="$(per_gib "$(client_ticks "$clients")") "
 		parts[$path-server]+="$(per_gib $(($(proc_ticks "$server_pid") - server_ticks))) "
 		parts[$path-nginx]+="$(per_gib $(($(proc_ticks "$nginx_pid") - nginx_ticks))) "
 		rate=$(awk -v m="$MIB" -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", m / (e - s) }')
@@ -216,8 +231,13 @@ tcp_cpu=$(of "${cpus[tcp]}")
 tun_rate=$(of "${rates[tunnel]}")
 tcp_rate=$(of "${rates[tcp]}")
 direct_rate=$(of "${rates[direct]}")
-ratio=$(awk -v a="$tun_rate" -v b="$tcp_rate" 'BEGIN { printf "%.2f", a / b }')
-direct_ratio=$(awk -v a="$direct_rate" -v b="$tcp_rate" 'BEGIN { printf "%.2f", a / b }')
+tls_rate=$(of "${rates[tls]}")
+# rate_ratio A B: A / B to two places.
+rate_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+ratio=$(rate_ratio "$tun_rate" "$tcp_rate")
+direct_ratio=$(rate_ratio "$direct_rate" "$tcp_rate")
+tls_ratio=$(rate_ratio "$tls_rate" "$tcp_rate")
+tun_tls_ratio=$(rate_ratio "$tun_rate" "$tls_rate")
 
 # --- latency -------------------------------------------------------------------
 cat >"$TMP/echo.py" <<'PY'
@@ -296,12 +316,18 @@ printf '%-44s %12s %12s\n' "throughput via nginx stream TCP (MiB/s)" "$tcp_rate"
 printf '%-44s %12s %12s  %s\n' "ratio tunnel/TCP" "$ratio" ">= 0.8" "$(verdict "$ratio" 0.8 ge)"
 printf '%-44s %12s %12s\n' "throughput via the tunnel, no proxy (MiB/s)" "$direct_rate" ""
 printf '%-44s %12s %12s\n' "ratio tunnel without proxy/TCP" "$direct_ratio" ""
+printf '%-44s %12s %12s\n' "throughput, TLS alone: socat, stream (MiB/s)" "$tls_rate" ""
+printf '%-44s %12s %12s\n' "ratio TLS alone/TCP" "$tls_ratio" ""
+printf '%-44s %12s %12s\n' "ratio tunnel/TLS alone" "$tun_tls_ratio" ""
 printf '%-44s %12s %12s\n' "machine CPU per GiB via tunnel (s, median)" "$tun_cpu" ""
 printf '%-44s %12s %12s\n' "  of it the tunnel client" "$(of "${parts[tunnel-client]}")" ""
 printf '%-44s %12s %12s\n' "  of it the tunnel server" "$(of "${parts[tunnel-server]}")" ""
 printf '%-44s %12s %12s\n' "  of it nginx (TLS, WebSocket proxy)" "$(of "${parts[tunnel-nginx]}")" ""
 printf '%-44s %12s %12s\n' "machine CPU per GiB via TCP (s, median)" "$tcp_cpu" ""
 printf '%-44s %12s %12s\n' "  of it nginx (stream proxy)" "$(of "${parts[tcp-nginx]}")" ""
+printf '%-44s %12s %12s\n' "machine CPU per GiB, TLS alone (s, median)" "$(of "${cpus[tls]}")" ""
+printf '%-44s %12s %12s\n' "  of it socat (TLS client)" "$(of "${parts[tls-client]}")" ""
+printf '%-44s %12s %12s\n' "  of it nginx (stream proxy, TLS)" "$(of "${parts[tls-nginx]}")" ""
 printf '%-44s %12s %12s\n' "tunnel client / server CPU, no proxy (s/GiB)" "$(of "${parts[direct-client]}")/$(of "${parts[direct-server]}")" ""
 printf '%-44s %12s %12s\n' "echo round trip via tunnel (us, median)" "$tun_lat" ""
 printf '%-44s %12s %12s\n' "echo round trip via TCP (us, median)" "$tcp_lat" ""

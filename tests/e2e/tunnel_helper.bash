@@ -10,8 +10,10 @@
 #                                   proxies WebSockets (and plain GETs) to
 #                                   127.0.0.1:UPSTREAM with 3 s idle timeouts;
 #                                   with STREAM_UPSTREAM also a plain TCP proxy
-#                                   (nginx's stream module) to it. Sets
-#                                   TUNNEL_NGINX_PORT (and TUNNEL_STREAM_PORT).
+#                                   (nginx's stream module) to it and a TLS
+#                                   one (stream, TLS ended by nginx, same
+#                                   certificate). Sets TUNNEL_NGINX_PORT (and
+#                                   TUNNEL_STREAM_PORT, TUNNEL_STREAM_TLS_PORT).
 #   tunnel_nginx_stop DIR           stops it (safe when nothing runs)
 #   tunnel_proxy_start DIR [--user U --password P]
 #                                   an HTTP CONNECT proxy (as a corporate
@@ -73,7 +75,7 @@ tunnel_make_ca() {
 }
 
 tunnel_nginx_start() {
-	local dir=$1 upstream=$2 stream_upstream=${3:-} port stream_port="" i
+	local dir=$1 upstream=$2 stream_upstream=${3:-} port stream_port="" tls_port="" i
 	command -v nginx >/dev/null || {
 		echo "tunnel_nginx_start: needs nginx (nginx-light; bash scripts/install-deps.sh)" >&2
 		return 1
@@ -126,10 +128,18 @@ tunnel_nginx_start() {
 		CONF
 		if [[ -n $stream_upstream ]]; then
 			stream_port=$(_tunnel_free_port) || return 1
+			tls_port=$(_tunnel_free_port) || return 1
 			cat <<-CONF
 				stream {
 				    server {
 				        listen 127.0.0.1:$stream_port;
+				        proxy_pass 127.0.0.1:$stream_upstream;
+				        proxy_buffer_size 64k;
+				    }
+				    server {
+				        listen 127.0.0.1:$tls_port ssl;
+				        ssl_certificate $dir/server.pem;
+				        ssl_certificate_key $dir/server.key;
 				        proxy_pass 127.0.0.1:$stream_upstream;
 				        proxy_buffer_size 64k;
 				    }
@@ -142,10 +152,11 @@ tunnel_nginx_start() {
 		return 1
 	fi
 	for ((i = 0; i < 100; i++)); do
-		if sb_port_in_use "$port" && { [[ -z $stream_port ]] || sb_port_in_use "$stream_port"; }; then
+		if sb_port_in_use "$port" && { [[ -z $stream_port ]] || { sb_port_in_use "$stream_port" && sb_port_in_use "$tls_port"; }; }; then
 			TUNNEL_NGINX_PORT=$port
 			TUNNEL_STREAM_PORT=$stream_port
-			export TUNNEL_NGINX_PORT TUNNEL_STREAM_PORT
+			TUNNEL_STREAM_TLS_PORT=$tls_port
+			export TUNNEL_NGINX_PORT TUNNEL_STREAM_PORT TUNNEL_STREAM_TLS_PORT
 			return 0
 		fi
 		sleep 0.1

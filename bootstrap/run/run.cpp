@@ -671,15 +671,17 @@ int run(const cli::Settings& s) {
         log::error("{}", pid.error().message);
         return 1;
     }
-    const auto ready = wait_for_sshd(*pid, s.port);
-    // A new host key is durable before its fingerprint is printed (and out
-    // of sshd's way while it loads).
+    // A new host key is durable before its fingerprint is printed. It is
+    // saved while sshd loads: the save mostly waits for the disk (fsync),
+    // sshd's start-up for the CPU, so the two overlap; saved once sshd
+    // listens, it would slow sshd's answer to the first connection instead.
     if (auto st = plan->unsaved_keys.save(); !st) {
         log::warn(
             "the new host key could not be saved in {}: {}. sshd serves it from {} for now; the "
             "next start makes another, and clients will then see a changed host key",
             plan->unsaved_keys.dir(), st.error().message, hostkeys::k_runtime_key_dir);
     }
+    const auto ready = wait_for_sshd(*pid, s.port);
     if (auto code = stopped_during_startup(s, ready.state == sshd::Readiness::Exited ? -1 : *pid)) {
         return *code;
     }

@@ -1,5 +1,6 @@
-// Process spawning: fork/exec with an explicit argv and environment, and a
-// run-and-capture helper for short tools (ssh-keygen, sshd -t).
+// Process spawning: posix_spawn (else fork/exec) with an explicit argv and
+// environment, and a run-and-capture helper for short tools (ssh-keygen,
+// sshd -t).
 #pragma once
 
 #include <sys/types.h>
@@ -22,7 +23,8 @@ struct SpawnOptions {
 
 // Starts argv[0] (an absolute path or a name looked up on PATH). The child's
 // signal mask is cleared. Returns the pid; a failed exec makes the child exit
-// 127 (not found) or 126 (not executable), as a shell does.
+// 127 (not found) or 126 (not executable), as a shell does, after one line
+// on stderr; a file without #! runs with /bin/sh, as execvp runs it.
 Expected<pid_t> spawn(const std::vector<std::string>& argv, const SpawnOptions& options = {});
 
 struct RunResult {

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -277,6 +279,91 @@ TEST(run_capture, reports_127_for_a_missing_program) {
     auto r = util::run_capture({"/nonexistent/program"});
     ASSERT_TRUE(r);
     EXPECT_EQ(r->exit_code, 127);
+}
+
+namespace {
+
+// The wait status of a child spawn started.
+int wait_status(pid_t pid) {
+    int status = 0;
+    EXPECT_EQ(::waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+int exit_code_of(const std::vector<std::string>& argv, const util::SpawnOptions& options = {}) {
+    auto pid = util::spawn(argv, options);
+    EXPECT_TRUE(pid);
+    if (!pid) {
+        return -1;
+    }
+    const int status = wait_status(*pid);
+    EXPECT_TRUE(WIFEXITED(status)) << util::describe_wait_status(status);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace
+
+TEST(spawn, runs_the_program_with_only_the_given_environment) {
+    util::SpawnOptions options;
+    options.env = std::vector<std::string>{"X=yes"};
+    EXPECT_EQ(
+        exit_code_of({"/bin/sh", "-c", R"(test "$X" = yes && test -z "$HOME" && exit 5)"}, options),
+        5);
+    // A name without a slash is looked up on PATH.
+    EXPECT_EQ(exit_code_of({"sh", "-c", "exit 4"}), 4);
+}
+
+TEST(spawn, a_failed_exec_exits_127_or_126_as_a_shell_does) {
+    TempDir dir;
+    EXPECT_EQ(exit_code_of({dir.path + "/missing"}), 127);
+    EXPECT_EQ(exit_code_of({"no-such-program-here"}), 127);
+    const std::string plain = dir.path + "/plain";
+    ASSERT_TRUE(util::write_file_atomic(plain, "exit 0\n", 0644));
+    EXPECT_EQ(exit_code_of({plain}), 126);
+}
+
+TEST(spawn, runs_a_script_without_an_interpreter_line_with_sh) {
+    TempDir dir;
+    const std::string script = dir.path + "/script";
+    ASSERT_TRUE(util::write_file_atomic(script, "exit 9\n", 0755));
+    EXPECT_EQ(exit_code_of({script}), 9);
+}
+
+TEST(spawn, clears_the_signal_mask_and_restores_default_dispositions) {
+    sigset_t term;
+    sigset_t old_mask;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    ASSERT_EQ(::sigprocmask(SIG_BLOCK, &term, &old_mask), 0);
+    const auto old_usr1 = ::signal(SIGUSR1, SIG_IGN);
+
+    auto ignored = util::spawn({"/bin/sh", "-c", "kill -USR1 $$; exit 0"});
+    auto blocked = util::spawn({"/bin/sh", "-c", "kill -TERM $$; exit 0"});
+
+    ::signal(SIGUSR1, old_usr1);
+    ASSERT_EQ(::sigprocmask(SIG_SETMASK, &old_mask, nullptr), 0);
+    ASSERT_TRUE(ignored);
+    ASSERT_TRUE(blocked);
+    const int a = wait_status(*ignored);
+    const int b = wait_status(*blocked);
+    EXPECT_TRUE(WIFSIGNALED(a) && WTERMSIG(a) == SIGUSR1) << util::describe_wait_status(a);
+    EXPECT_TRUE(WIFSIGNALED(b) && WTERMSIG(b) == SIGTERM) << util::describe_wait_status(b);
+}
+
+TEST(spawn, starts_a_new_process_group_when_asked) {
+    util::SpawnOptions options;
+    options.new_process_group = true;
+    auto pid = util::spawn({"/bin/sleep", "30"}, options);
+    ASSERT_TRUE(pid);
+    EXPECT_EQ(::getpgid(*pid), *pid);
+    ::kill(*pid, SIGKILL);
+    wait_status(*pid);
+
+    auto same = util::spawn({"/bin/sleep", "30"});
+    ASSERT_TRUE(same);
+    EXPECT_EQ(::getpgid(*same), ::getpgrp());
+    ::kill(*same, SIGKILL);
+    wait_status(*same);
 }
 
 TEST(find_executable, searches_the_path_list) {

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,56 +56,15 @@ std::vector<char*> to_cstrings(const std::vector<std::string>& v) {
     ::_exit(err == ENOENT ? 127 : 126);
 }
 
-// posix_spawnp with what exec_child sets up: an empty signal mask, every
-// signal at its default, the process group. glibc runs the child in our
-// memory until it has exec'd (no copy of the page tables, no copy-on-write
-// faults, no address space to tear down): about half a millisecond less
-// between sshboot's start and sshd's. Any failure (including exec's: no
-// such file, not executable, no #! line) gives nullopt, and spawn then
-// forks as before, so what a failed exec prints and its exit code stay
-// those of exec_child, and a script without #! still runs with /bin/sh.
-std::optional<pid_t> spawn_fast(const std::vector<std::string>& argv, const SpawnOptions& options) {
-    posix_spawnattr_t attr;
-    if (::posix_spawnattr_init(&attr) != 0) {
-        return std::nullopt;
-    }
-    sigset_t none;
-    sigset_t all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    int flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-    if (options.new_process_group) {
-        flags |= POSIX_SPAWN_SETPGROUP;
-    }
-    pid_t pid = -1;
-    int rc = ::posix_spawnattr_setflags(&attr, static_cast<short>(flags));
-    rc = rc != 0 ? rc : ::posix_spawnattr_setsigmask(&attr, &none);
-    rc = rc != 0 ? rc : ::posix_spawnattr_setsigdefault(&attr, &all);
-    rc = rc != 0 ? rc : ::posix_spawnattr_setpgroup(&attr, 0);
-    if (rc == 0) {
-        auto args = to_cstrings(argv);
-        std::vector<char*> envp;
-        if (options.env) {
-            envp = to_cstrings(*options.env);
-        }
-        rc = ::posix_spawnp(&pid, args[0], nullptr, &attr, args.data(),
-                            options.env ? envp.data() : environ);
-    }
-    ::posix_spawnattr_destroy(&attr);
-    if (rc != 0) {
-        return std::nullopt;
-    }
-    return pid;
-}
-
 }  // namespace
 
+// fork, not posix_spawn: glibc's posix_spawn learns of a failed exec through
+// memory the child shares until exec, and under qemu-user (an arm64 image on
+// an x86_64 host) the child gets a copy instead, so a file that is not
+// executable would look started and exit 127 without its line or its 126.
 Expected<pid_t> spawn(const std::vector<std::string>& argv, const SpawnOptions& options) {
     if (argv.empty()) {
         return make_error("spawn: empty command");
-    }
-    if (auto fast = spawn_fast(argv, options)) {
-        return *fast;
     }
     const pid_t pid = ::fork();
     if (pid < 0) {

@@ -1,6 +1,5 @@
-// Process spawning: posix_spawn (else fork/exec) with an explicit argv and
-// environment, and a run-and-capture helper for short tools (ssh-keygen,
-// sshd -t).
+// Process spawning: fork/exec with an explicit argv and environment, and a
+// run-and-capture helper for short tools (ssh-keygen, sshd -t).
 #pragma once
 
 #include <sys/types.h>

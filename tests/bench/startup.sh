@@ -26,8 +26,12 @@
 # at its next start, a cost no container pays on its own first start.
 # build/bench_ready does the timing (spawn, chroot, exec, poll connect()).
 #
+#   (g) compare   only with BENCH_COMPARE=FILE (another sshboot binary, such
+#                 as an older release's): (c) with that binary, so that a
+#                 change's cost on the cold start is c/g from one run
 # Environment: SSHBOOT_BUILD_DIR (default build), BENCH_INTERVAL_US (connect
-# poll interval, default 500), BENCH_IDLE_MS (idle window, default 10000).
+# poll interval, default 500), BENCH_IDLE_MS (idle window, default 10000),
+# BENCH_COMPARE (see (g)).
 set -euo pipefail
 
 SCRIPT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
@@ -44,6 +48,7 @@ CONTAINER_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 STATE_DIR=/var/lib/sshboot-bench
 INTERVAL_US=${BENCH_INTERVAL_US:-500}
 IDLE_MS=${BENCH_IDLE_MS:-10000}
+COMPARE=${BENCH_COMPARE:-}
 TIMEOUT_MS=20000
 
 # Targets.
@@ -116,6 +121,9 @@ outer_main() {
 		command -v "$tool" >/dev/null || sb_die "needs $tool (bash scripts/install-deps.sh)"
 	done
 	ensure_binaries
+	if [[ -n $COMPARE && ! ( -f $COMPARE && -x $COMPARE) ]]; then
+		sb_die "BENCH_COMPARE=$COMPARE is not an executable file: give the path of another sshboot binary"
+	fi
 	prepare_base
 	local tmp
 	tmp=$(mktemp -d /tmp/sshboot-bench.XXXXXX)
@@ -230,6 +238,7 @@ mount_root() {
 	sh -c "$SB_NS_INIT" bench-init "$root" true
 	mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
 	install -m 0755 "$BUILD/sshboot" "$root/usr/local/bin/sshboot"
+	[[ -z $COMPARE ]] || install -m 0755 "$COMPARE" "$root/usr/local/bin/sshboot-compare"
 	mkdir -p "$root/run/sshd"
 	chmod 0755 "$root/run/sshd"
 }
@@ -310,6 +319,10 @@ run_variant() {
 		[[ -d $CLUSTER_ROOT$STATE_DIR ]] || sb_die "no state directory left for the warm cluster run"
 		bench f "${CLUSTER_ENV[@]}" --stdout-marker "$CONNECT_LINE" -- /usr/local/bin/sshboot
 		;;
+	g)
+		rm -rf "${ROOT:?}$STATE_DIR"
+		bench g "${SSHBOOT_ENV[@]}" --stdout-marker "$CONNECT_LINE" -- /usr/local/bin/sshboot-compare
+		;;
 	esac
 }
 
@@ -323,14 +336,19 @@ inner_main() {
 
 	local -A banner=() connect=() marker=()
 	local v i
-	sb_log "port $PORT; 1 warm-up round, then $runs interleaved rounds of a,b,c,d,e,f"
-	for v in a b c d e f; do run_variant "$v"; done
+	local -a variants=(a b c d e f)
+	[[ -z $COMPARE ]] || variants+=(g)
+	sb_log "port $PORT; 1 warm-up round, then $runs interleaved rounds of $(
+		IFS=,
+		printf '%s' "${variants[*]}"
+	)"
+	for v in "${variants[@]}"; do run_variant "$v"; done
 	for ((i = 1; i <= runs; i++)); do
-		for v in a b c d e f; do
+		for v in "${variants[@]}"; do
 			run_variant "$v"
 			banner[$v]+="$(field banner_ms "$RESULT") "
 			connect[$v]+="$(field connect_ms "$RESULT") "
-			if [[ $v == [cdef] ]]; then
+			if [[ $v == [cdefg] ]]; then
 				marker[$v]+="$(field marker_ms "$RESULT") "
 			fi
 		done
@@ -352,7 +370,7 @@ inner_main() {
 	merge_out=$("$BUILD/bench_merge" 10000)
 
 	# --- report ---
-	local -A med=() lo=() hi=()
+	local -A med=()
 	declare -A names=(
 		[a]="(a) floor: sshd, host key present    "
 		[b]="(b) baseline: ssh-keygen -A && sshd  "
@@ -360,27 +378,31 @@ inner_main() {
 		[d]="(d) sshboot warm (state dir kept)    "
 		[e]="(e) cluster mode cold, node 0 of 3   "
 		[f]="(f) cluster mode warm, node 0 of 3   "
+		[g]="(g) BENCH_COMPARE cold               "
 	)
 	local -a words
 	printf '\nsshboot startup benchmark: %s runs each, interleaved, 127.0.0.1:%s, connect poll every %s us\n' \
 		"$runs" "$PORT" "$INTERVAL_US"
 	printf '%s, %s, %s cores\n' "$(chroot "$ROOT" /usr/sbin/sshd -V 2>&1 | head -n 1)" "$(uname -r)" "$(nproc)"
+	local m l h
+	[[ -z $COMPARE ]] || printf '(g) is %s\n' "$COMPARE"
 	printf '\nspawn to SSH banner (ms)          median     min     max\n'
-	for v in a b c d e f; do
+	for v in "${variants[@]}"; do
 		read -r -a words <<<"${banner[$v]}"
-		read -r med[$v] lo[$v] hi[$v] <<<"$(stats "${words[@]}")"
-		printf '  %s %7s %7s %7s\n' "${names[$v]}" "${med[$v]}" "${lo[$v]}" "${hi[$v]}"
+		read -r m l h <<<"$(stats "${words[@]}")"
+		med[$v]=$m
+		printf '  %s %7s %7s %7s\n' "${names[$v]}" "$m" "$l" "$h"
 	done
 	# Not targets: where the time between spawn and banner lies.
-	local m l h
 	printf '\nspawn to accepted connect(), i.e. sshd listens (ms)\n'
-	for v in a b c d e f; do
+	for v in "${variants[@]}"; do
 		read -r -a words <<<"${connect[$v]}"
 		read -r m l h <<<"$(stats "${words[@]}")"
 		printf '  %s %7s %7s %7s\n' "${names[$v]}" "$m" "$l" "$h"
 	done
 	printf '\nspawn to connect block on stdout (ms, sshboot only)\n'
-	for v in c d e f; do
+	for v in "${variants[@]}"; do
+		[[ $v == [cdefg] ]] || continue
 		read -r -a words <<<"${marker[$v]}"
 		read -r m l h <<<"$(stats "${words[@]}")"
 		printf '  %s %7s %7s %7s\n' "${names[$v]}" "$m" "$l" "$h"
@@ -394,6 +416,12 @@ inner_main() {
 	printf '  c/a (cold vs floor)     %6s   target at most %s: %s\n' "$ca" "$T_COLD_FLOOR" "$(verdict "$(le "$ca" "$T_COLD_FLOOR")")"
 	printf '  d/a (warm vs floor)     %6s   target at most %s (as c/a): %s\n' "$da" "$T_COLD_FLOOR" "$(verdict "$(le "$da" "$T_COLD_FLOOR")")"
 	printf '  c/b (cold vs baseline)  %6s   target at most %s: %s\n' "$cb" "$T_COLD_BASE" "$(verdict "$(le "$cb" "$T_COLD_BASE")")"
+	if [[ -n $COMPARE ]]; then
+		local cg ga
+		cg=$(awk -v x="${med[c]}" -v y="${med[g]}" 'BEGIN { printf "%.3f", x / y }')
+		ga=$(awk -v x="${med[g]}" -v y="${med[a]}" 'BEGIN { printf "%.3f", x / y }')
+		printf '  c/g (this build vs BENCH_COMPARE, cold)  %6s   (g/a %s)\n' "$cg" "$ga"
+	fi
 
 	# Cluster mode's cost is paid by each node on its own start (derive the
 	# keys, sign the certificate, write the launch files), whatever the

@@ -121,7 +121,7 @@ outer_main() {
 		command -v "$tool" >/dev/null || sb_die "needs $tool (bash scripts/install-deps.sh)"
 	done
 	ensure_binaries
-	if [[ -n $COMPARE && ! ( -f $COMPARE && -x $COMPARE) ]]; then
+	if [[ -n $COMPARE && ! (-f $COMPARE && -x $COMPARE) ]]; then
 		sb_die "BENCH_COMPARE=$COMPARE is not an executable file: give the path of another sshboot binary"
 	fi
 	prepare_base
@@ -238,7 +238,6 @@ mount_root() {
 	sh -c "$SB_NS_INIT" bench-init "$root" true
 	mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
 	install -m 0755 "$BUILD/sshboot" "$root/usr/local/bin/sshboot"
-	[[ -z $COMPARE ]] || install -m 0755 "$COMPARE" "$root/usr/local/bin/sshboot-compare"
 	mkdir -p "$root/run/sshd"
 	chmod 0755 "$root/run/sshd"
 }
@@ -248,6 +247,8 @@ prepare_root() {
 	CLUSTER_ROOT=$TMP/cluster-root
 	mount_root root
 	mount_root cluster-root
+	# (g) runs in $ROOT only.
+	[[ -z $COMPARE ]] || install -m 0755 "$COMPARE" "$ROOT/usr/local/bin/sshboot-compare"
 
 	PORT=$(sb_free_port) || sb_die "found no free TCP port"
 
@@ -303,9 +304,11 @@ run_variant() {
 		bench b --env HOME=/root -- /bin/sh -c \
 			"ssh-keygen -A && exec /usr/sbin/sshd -D -e -p $PORT"
 		;;
-	c)
+	c | g)
+		local bin=/usr/local/bin/sshboot
+		[[ $1 == c ]] || bin+=-compare
 		rm -rf "${ROOT:?}$STATE_DIR"
-		bench c "${SSHBOOT_ENV[@]}" --stdout-marker "$CONNECT_LINE" -- /usr/local/bin/sshboot
+		bench "$1" "${SSHBOOT_ENV[@]}" --stdout-marker "$CONNECT_LINE" -- "$bin"
 		;;
 	d)
 		[[ -d $ROOT$STATE_DIR ]] || sb_die "no state directory left for the warm run"
@@ -318,10 +321,6 @@ run_variant() {
 	f)
 		[[ -d $CLUSTER_ROOT$STATE_DIR ]] || sb_die "no state directory left for the warm cluster run"
 		bench f "${CLUSTER_ENV[@]}" --stdout-marker "$CONNECT_LINE" -- /usr/local/bin/sshboot
-		;;
-	g)
-		rm -rf "${ROOT:?}$STATE_DIR"
-		bench g "${SSHBOOT_ENV[@]}" --stdout-marker "$CONNECT_LINE" -- /usr/local/bin/sshboot-compare
 		;;
 	esac
 }
